@@ -1,0 +1,56 @@
+// Cache entries and their freshness rules: pure functions of `now`.
+
+export interface TokenEntry {
+  kind: "token";
+  username: string;
+  secret: string;
+  /** Epoch milliseconds. */
+  fetchedAt: number;
+  expiresAt: number;
+  /** The registry host the token was fetched for (for `list` and `erase`). */
+  host: string;
+  /** A human description of the identity used; never a secret. */
+  identity: string;
+}
+
+/** "No identity for this cloud here": remembered briefly so pulls don't pay a metadata timeout each time. */
+export interface NegativeEntry {
+  kind: "none";
+  fetchedAt: number;
+  expiresAt: number;
+  /** Fingerprint of the identity files at the time (mtimes); a change invalidates the entry. */
+  fingerprint: string;
+  reason: string;
+}
+
+export type Entry = TokenEntry | NegativeEntry;
+
+/** A token is served from cache without a network call until half its life has passed. */
+export const isFresh = (e: TokenEntry, now: number): boolean => now < e.fetchedAt + (e.expiresAt - e.fetchedAt) / 2;
+
+/** Tokens are never served within this margin of their expiry (a pull takes time). */
+export const EXPIRY_MARGIN_MS = 60_000;
+
+/** A stale token may still be served when the cloud call fails, but only while unexpired. */
+export const isUsable = (e: TokenEntry, now: number): boolean => now < e.expiresAt - EXPIRY_MARGIN_MS;
+
+export const isLive = (e: Entry, now: number): boolean => (e.kind === "token" ? isUsable(e, now) : now < e.expiresAt);
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Entries read from disk are checked field by field; anything malformed is dropped. */
+export const validEntry = (v: unknown): Entry | null => {
+  if (!isObj(v) || typeof v.fetchedAt !== "number" || typeof v.expiresAt !== "number") return null;
+  if (v.kind === "token") {
+    return typeof v.username === "string" &&
+      typeof v.secret === "string" &&
+      typeof v.host === "string" &&
+      typeof v.identity === "string"
+      ? (v as unknown as TokenEntry)
+      : null;
+  }
+  if (v.kind === "none") {
+    return typeof v.fingerprint === "string" && typeof v.reason === "string" ? (v as unknown as NegativeEntry) : null;
+  }
+  return null;
+};

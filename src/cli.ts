@@ -1,0 +1,109 @@
+// The entry point: the only module that touches argv, the environment, stdin, stdout and the
+// exit code. Everything below receives plain values and returns strings.
+
+import { readFileSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
+import { parseArgs } from "node:util";
+import { handleDockerAction } from "./adapters/docker-helper.ts";
+import { fileCache, noCache } from "./cache/cache.ts";
+import type { CredentialDeps } from "./credentials.ts";
+import { oneLine } from "./errors.ts";
+import { HELP } from "./help.ts";
+import { createLogger } from "./log.ts";
+import { loadProvider } from "./providers/types.ts";
+import { loadSettings } from "./settings.ts";
+import { VERSION } from "./version.ts";
+
+const writeAll = (fd: number, text: string): void => {
+  const buf = Buffer.from(text);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+  }
+};
+
+const readStdin = async (): Promise<string> => {
+  try {
+    return readFileSync(0, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EAGAIN") {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    }
+    if (code === "EOF" || code === "EBADF" || code === "EISDIR") return "";
+    throw e;
+  }
+};
+
+const stderr = (line: string) => writeAll(2, line);
+
+const run = async (argv: string[]): Promise<number> => {
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
+      allowPositionals: true;
+    }>
+  >;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    writeAll(1, `${oneLine(e)}\n`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    writeAll(1, HELP);
+    return 0;
+  }
+  if (values.version) {
+    writeAll(1, `docker-credential-cloud ${VERSION}\n`);
+    return 0;
+  }
+  const action = positionals[0];
+  if (action === undefined || positionals.length > 1) {
+    writeAll(1, HELP);
+    return 1;
+  }
+  const env = process.env;
+  const home = env.HOME || homedir();
+  let settings: Awaited<ReturnType<typeof loadSettings>>;
+  try {
+    settings = await loadSettings(env, home);
+  } catch (e) {
+    writeAll(1, `docker-credential-cloud: ${oneLine(e)}\n`);
+    return 1;
+  }
+  const log = createLogger(settings.logLevel, stderr);
+  const now = () => Date.now();
+  const cache = settings.cacheDir
+    ? fileCache(settings.cacheDir, {
+        now,
+        lockWaitMs: settings.requestTimeoutMs * 4 + 10_000,
+        onWarning: (m) => log.warn(m),
+      })
+    : noCache;
+  const deps: CredentialDeps = { settings, log, cache, now, loadProvider };
+  const input = action === "get" || action === "erase" || action === "store" ? await readStdin() : "";
+  const result = await handleDockerAction(action, input, deps, VERSION);
+  writeAll(1, result.stdout);
+  return result.code;
+};
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    // Last resort: one line, never a stack trace, nothing on stdout but the error line.
+    writeAll(1, `docker-credential-cloud: ${oneLine(e)}\n`);
+    process.exit(1);
+  },
+);

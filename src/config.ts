@@ -1,0 +1,160 @@
+// The optional configuration file: YAML or JSON. JSON (or YAML that is valid JSON) is parsed
+// without loading the YAML library, so a config file costs the cache-hit path almost nothing.
+// Validation is strict: an unknown or mistyped key is an error naming the file and the key,
+// because a typo in an identity setting would otherwise silently use the wrong identity.
+
+import { ConfigError } from "./errors.ts";
+
+export type ProviderName = "ecr" | "ecr-public" | "google" | "acr";
+export const PROVIDER_NAMES: readonly ProviderName[] = ["ecr", "ecr-public", "google", "acr"];
+
+export interface AwsIdentity {
+  profile?: string;
+  roleArn?: string;
+  externalId?: string;
+  roleSessionName?: string;
+  /** For custom hosts (pull-through caches, private DNS): the ECR region and registry id. */
+  region?: string;
+  registryId?: string;
+}
+
+export interface GoogleIdentity {
+  credentialsFile?: string;
+  impersonateServiceAccount?: string;
+}
+
+export type AzureCredentialKind = "default" | "environment" | "workload" | "managed" | "cli";
+
+export interface AzureIdentity {
+  tenantId?: string;
+  clientId?: string;
+  credential?: AzureCredentialKind;
+  scope?: string;
+  authorityHost?: string;
+}
+
+export interface RegistryRule {
+  /** A host glob with kubelet semantics ("*" within one label), e.g. "*.dkr.ecr.*.amazonaws.com". */
+  match: string;
+  /** Required for hosts that are not a cloud's own (custom mapping); "none" refuses the host. */
+  provider?: ProviderName | "none";
+  aws?: AwsIdentity;
+  google?: GoogleIdentity;
+  azure?: AzureIdentity;
+}
+
+export interface Config {
+  registries: readonly RegistryRule[];
+  azure: { extraSuffixes: readonly string[] };
+  cache: { dir?: string; enabled?: boolean; negativeTtlSeconds?: number };
+  timeouts: { requestSeconds?: number };
+}
+
+export const EMPTY_CONFIG: Config = Object.freeze({
+  registries: [],
+  azure: { extraSuffixes: [] },
+  cache: {},
+  timeouts: {},
+});
+
+// A tiny schema: leaf type names, nested objects, or arrays of one of those.
+type Schema = "string" | "number" | "boolean" | readonly string[] | { [k: string]: Schema } | [Schema];
+
+const AWS: Schema = {
+  profile: "string",
+  roleArn: "string",
+  externalId: "string",
+  roleSessionName: "string",
+  region: "string",
+  registryId: "string",
+};
+const GOOGLE: Schema = { credentialsFile: "string", impersonateServiceAccount: "string" };
+const AZURE: Schema = {
+  tenantId: "string",
+  clientId: "string",
+  credential: ["default", "environment", "workload", "managed", "cli"],
+  scope: "string",
+  authorityHost: "string",
+};
+const SCHEMA: Schema = {
+  version: "number",
+  registries: [
+    {
+      match: "string",
+      provider: [...PROVIDER_NAMES, "none"],
+      aws: AWS,
+      google: GOOGLE,
+      azure: AZURE,
+    },
+  ],
+  azure: { extraSuffixes: ["string"] },
+  cache: { dir: "string", enabled: "boolean", negativeTtlSeconds: "number" },
+  timeouts: { requestSeconds: "number" },
+};
+
+const check = (value: unknown, schema: Schema, at: string): string | null => {
+  if (typeof schema === "string") {
+    return typeof value === schema ? null : `${at}: expected a ${schema}`;
+  }
+  if (Array.isArray(schema) && schema.length === 1 && typeof schema[0] !== "string") {
+    if (!Array.isArray(value)) return `${at}: expected a list`;
+    for (const [i, v] of value.entries()) {
+      const err = check(v, schema[0] as Schema, `${at}[${i}]`);
+      if (err) return err;
+    }
+    return null;
+  }
+  if (Array.isArray(schema) && schema.length === 1 && schema[0] === "string") {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) return `${at}: expected a list of strings`;
+    return null;
+  }
+  if (Array.isArray(schema)) {
+    return (schema as readonly string[]).includes(value as string)
+      ? null
+      : `${at}: must be one of ${schema.join(", ")}`;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `${at}: expected a mapping`;
+  for (const [k, v] of Object.entries(value)) {
+    const sub = (schema as Record<string, Schema>)[k];
+    const path = at ? `${at}.${k}` : k;
+    if (sub === undefined) return `${path}: unknown key`;
+    if (v === null || v === undefined) continue;
+    const err = check(v, sub, path);
+    if (err) return err;
+  }
+  return null;
+};
+
+/** Parses and validates config text. `file` is only used in messages. */
+export const parseConfig = async (text: string, file: string): Promise<Config> => {
+  let raw: unknown;
+  const trimmed = text.trim();
+  if (trimmed === "") return EMPTY_CONFIG;
+  try {
+    if (trimmed.startsWith("{")) {
+      raw = JSON.parse(trimmed);
+    } else {
+      const { parse } = await import("yaml");
+      raw = parse(text, { strict: true, uniqueKeys: true });
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e);
+    throw new ConfigError(`${file}: not valid YAML or JSON: ${msg}`);
+  }
+  if (raw === null || raw === undefined) return EMPTY_CONFIG;
+  const err = check(raw, SCHEMA, "");
+  if (err) throw new ConfigError(`${file}: ${err}`);
+  const r = raw as Partial<Config> & { version?: number };
+  if (r.version !== undefined && r.version !== 1) throw new ConfigError(`${file}: version: only version 1 is known`);
+  for (const [i, rule] of (r.registries ?? []).entries()) {
+    if (typeof rule.match !== "string" || rule.match === "") {
+      throw new ConfigError(`${file}: registries[${i}].match: required`);
+    }
+  }
+  return Object.freeze({
+    registries: r.registries ?? [],
+    azure: { extraSuffixes: r.azure?.extraSuffixes ?? [] },
+    cache: r.cache ?? {},
+    timeouts: r.timeouts ?? {},
+  });
+};

@@ -1,0 +1,127 @@
+// The credential service: route → token, through the shared cache.
+// Fresh cache entries are served without any network; on a miss one process per key fetches
+// (the others wait on the lock and then read its result); a stale-but-unexpired token is served
+// if the refresh fails; "no identity here" is remembered briefly (negative cache).
+
+import { stat } from "node:fs/promises";
+import type { TokenCache } from "./cache/cache.ts";
+import { isFresh, isUsable, type TokenEntry } from "./cache/entry.ts";
+import { NoIdentityError, NotFoundError, oneLine } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { FetchContext, ProviderLoader } from "./providers/types.ts";
+import { type Route, resolveRoute } from "./resolver.ts";
+import type { Settings } from "./settings.ts";
+
+export interface Credentials {
+  username: string;
+  secret: string;
+  /** Epoch ms; undefined for static credentials. */
+  expiresAt: number | undefined;
+  /** Where the credentials came from, for logs and diagnosis. */
+  source: string;
+}
+
+export interface CredentialDeps {
+  settings: Settings;
+  log: Logger;
+  cache: TokenCache;
+  now: () => number;
+  loadProvider: ProviderLoader;
+}
+
+/** mtimes of the identity files: a negative entry is void once any of them changes. */
+export const fingerprint = async (files: readonly string[]): Promise<string> => {
+  const parts = await Promise.all(
+    files.map(async (f) => {
+      try {
+        return `${f}@${(await stat(f)).mtimeMs}`;
+      } catch {
+        return `${f}@-`;
+      }
+    }),
+  );
+  return parts.join("|");
+};
+
+const toCredentials = (e: TokenEntry, route: Route): Credentials => ({
+  username: e.username,
+  secret: e.secret,
+  expiresAt: e.expiresAt,
+  source: `${route.provider} (${route.identity.label})`,
+});
+
+/** A token for `route`, from cache when fresh, else from the provider. */
+export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Credentials> => {
+  const { cache, log, now } = deps;
+  const all = await cache.readAll();
+  const hit = all[route.cacheKey];
+  if (hit?.kind === "token" && isFresh(hit, now())) {
+    log.debug(`cache hit for ${route.host} (${route.identity.label})`);
+    return toCredentials(hit, route);
+  }
+  const negative = all[route.negativeKey];
+  if (negative?.kind === "none" && now() < negative.expiresAt) {
+    if (negative.fingerprint === (await fingerprint(route.identity.watch))) throw new NoIdentityError(negative.reason);
+  }
+  const fetchOnce = async (): Promise<Credentials> => {
+    const again = await cache.read(route.cacheKey);
+    if (again?.kind === "token" && isFresh(again, now())) return toCredentials(again, route);
+    const stale = again?.kind === "token" ? again : hit?.kind === "token" ? hit : undefined;
+    const ctx: FetchContext = { settings: deps.settings, log, now };
+    try {
+      const provider = await deps.loadProvider(route.provider);
+      const token = await provider.fetchToken(route, ctx);
+      const entry: TokenEntry = {
+        kind: "token",
+        username: token.username,
+        secret: token.secret,
+        fetchedAt: now(),
+        expiresAt: token.expiresAt,
+        host: route.host,
+        identity: route.identity.label,
+      };
+      await cache.put(route.cacheKey, entry).catch((e) => log.warn(`could not write the token cache: ${oneLine(e)}`));
+      log.info(`fetched a token for ${route.host} with ${route.identity.label}`);
+      return toCredentials(entry, route);
+    } catch (e) {
+      if (e instanceof NoIdentityError) {
+        if (deps.settings.negativeTtlMs > 0) {
+          const at = now();
+          await cache
+            .put(route.negativeKey, {
+              kind: "none",
+              fetchedAt: at,
+              expiresAt: at + deps.settings.negativeTtlMs,
+              fingerprint: await fingerprint(route.identity.watch),
+              reason: e.message,
+            })
+            .catch(() => {});
+        }
+        throw e;
+      }
+      if (stale && isUsable(stale, now())) {
+        log.warn(
+          `refreshing the token for ${route.host} failed (${oneLine(e)}); serving the cached one, valid until ${new Date(stale.expiresAt).toISOString()}`,
+        );
+        return toCredentials(stale, route);
+      }
+      throw e;
+    }
+  };
+  try {
+    return await cache.withLock(route.cacheKey, fetchOnce);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ELOCKED" || (e as { code?: string }).code === "EACCES") {
+      log.warn(`token cache lock unavailable (${oneLine(e)}); fetching without it`);
+      return fetchOnce();
+    }
+    throw e;
+  }
+};
+
+/** Credentials for a registry host: the cloud route, else NotFound. */
+export const hostCredentials = async (host: string, deps: CredentialDeps): Promise<Credentials> => {
+  const route = resolveRoute(host, deps.settings);
+  if (!route) throw new NotFoundError(`no provider for ${host}`);
+  return routeToken(route, deps);
+};

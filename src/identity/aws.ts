@@ -1,0 +1,63 @@
+// Which AWS identity a route uses, computed from configuration and environment only (no
+// network, no SDK): the cache key, a human label, and the files whose change matters.
+
+import { join } from "node:path";
+import type { AwsIdentity } from "../config.ts";
+import type { Env } from "../settings.ts";
+import { digest } from "./hash.ts";
+
+export interface IdentityInfo {
+  /** Stable across processes; changes whenever a different identity or endpoint would be used. */
+  key: string;
+  /** For logs, `list` and diagnosis; never contains a secret. */
+  label: string;
+  /** Files whose modification may create or change the identity (invalidates a negative entry). */
+  watch: string[];
+}
+
+// Variables that select the identity or the endpoints it talks to.
+const AWS_KEY_VARS = [
+  "AWS_PROFILE",
+  "AWS_DEFAULT_PROFILE",
+  "AWS_CONFIG_FILE",
+  "AWS_SHARED_CREDENTIALS_FILE",
+  "AWS_ROLE_ARN",
+  "AWS_ROLE_SESSION_NAME",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+  "AWS_EC2_METADATA_DISABLED",
+  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL_ECR",
+  "AWS_ENDPOINT_URL_ECR_PUBLIC",
+  "AWS_ENDPOINT_URL_STS",
+  "AWS_USE_FIPS_ENDPOINT",
+  "AWS_USE_DUALSTACK_ENDPOINT",
+] as const;
+
+export const awsIdentity = (env: Env, home: string, rule: AwsIdentity = {}): IdentityInfo => {
+  const profile = rule.profile ?? env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE;
+  const accessKey = env.AWS_ACCESS_KEY_ID;
+  let base: string;
+  if (rule.profile) base = `profile ${rule.profile}`;
+  else if (accessKey) base = `environment access key #${digest(accessKey).slice(0, 8)}`;
+  else if (profile) base = `profile ${profile}`;
+  else if (env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN) base = `web identity ${env.AWS_ROLE_ARN}`;
+  else if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)
+    base = "container credentials endpoint";
+  else base = "default credential chain";
+  const label = rule.roleArn ? `${base} → assume ${rule.roleArn}` : base;
+  const key = digest(
+    ...AWS_KEY_VARS.map((v) => `${v}=${env[v] ?? ""}`),
+    `key=${accessKey ? digest(accessKey) : ""}`,
+    JSON.stringify(rule),
+  );
+  const watch = [
+    env.AWS_CONFIG_FILE || join(home, ".aws", "config"),
+    env.AWS_SHARED_CREDENTIALS_FILE || join(home, ".aws", "credentials"),
+    join(home, ".aws", "sso", "cache"),
+  ];
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE) watch.push(env.AWS_WEB_IDENTITY_TOKEN_FILE);
+  return { key, label, watch };
+};

@@ -1,0 +1,35 @@
+// Logs go to stderr only (stdout is protocol). The level comes from DOCKER_CREDENTIAL_CLOUD_LOG.
+// Callers never pass secrets; scrub() is a second line of defence for values that came from
+// elsewhere (SDK error messages may echo request bodies).
+
+export const LEVELS = ["silent", "error", "warn", "info", "debug"] as const;
+export type Level = (typeof LEVELS)[number];
+
+export interface Logger {
+  readonly level: Level;
+  error(msg: string): void;
+  warn(msg: string): void;
+  info(msg: string): void;
+  debug(msg: string): void;
+}
+
+export const parseLevel = (raw: string | undefined): Level => {
+  const v = (raw ?? "").trim().toLowerCase();
+  return (LEVELS as readonly string[]).includes(v) ? (v as Level) : "warn";
+};
+
+// JWTs, long base64 runs and AWS secret-shaped strings are replaced before anything is written.
+const SECRETISH = /eyJ[\w-]{8,}\.[\w-]*\.?[\w-]*|[A-Za-z0-9+/]{40,}={0,2}/g;
+export const scrub = (s: string): string => s.replace(SECRETISH, "[redacted]");
+
+export const createLogger = (level: Level, write: (line: string) => void): Logger => {
+  const rank = LEVELS.indexOf(level);
+  const at =
+    (l: Level) =>
+    (msg: string): void => {
+      if (LEVELS.indexOf(l) <= rank) write(`docker-credential-cloud: ${l}: ${scrub(msg)}\n`);
+    };
+  return { level, error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug") };
+};
+
+export const silentLogger: Logger = createLogger("silent", () => {});

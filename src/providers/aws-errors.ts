@@ -1,0 +1,71 @@
+// AWS SDK errors → our taxonomy. Kept apart from the SDK so it is testable with plain objects.
+
+import { NoIdentityError, oneLine, ProviderError } from "../errors.ts";
+
+interface AwsErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const DENIED = new Set([
+  "AccessDeniedException",
+  "AccessDenied",
+  "UnrecognizedClientException",
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "ExpiredTokenException",
+  "ExpiredToken",
+  "InvalidClientTokenId",
+  "InvalidIdentityToken",
+  "IDPRejectedClaim",
+]);
+const THROTTLED = new Set(["ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"]);
+const NETWORK = new Set([
+  "TimeoutError",
+  "RequestTimeout",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+]);
+
+/**
+ * @param what   e.g. "ECR GetAuthorizationToken for 1234….dkr.ecr.eu-west-1.amazonaws.com"
+ * @param label  the identity label
+ * @param defaultChain whether the identity is the SDK's default chain (then "no credentials" means no identity)
+ */
+export const classifyAwsError = (e: unknown, what: string, label: string, defaultChain: boolean): Error => {
+  const err = (e ?? {}) as AwsErrorLike;
+  const name = err.name ?? "";
+  const msg = oneLine(e);
+  if (
+    name === "CredentialsProviderError" &&
+    defaultChain &&
+    /Could not load credentials from any providers/.test(msg)
+  ) {
+    return new NoIdentityError(
+      `no AWS identity found for ${what}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
+    );
+  }
+  if (name === "CredentialsProviderError" || name === "TokenProviderError") {
+    return new ProviderError(`AWS identity ${label} could not provide credentials for ${what}: ${msg}`);
+  }
+  if (DENIED.has(name)) {
+    return new ProviderError(
+      `${what} was refused for ${label} (${name}: ${msg}); check that this identity may call ecr:GetAuthorizationToken and that its credentials are current`,
+    );
+  }
+  if (THROTTLED.has(name)) return new ProviderError(`${what} was throttled (${name}); retry shortly`);
+  if (NETWORK.has(name) || NETWORK.has(err.code ?? "")) {
+    return new ProviderError(
+      `${what} could not reach AWS (${err.code ?? name}: ${msg}); check network, proxy and endpoint settings`,
+    );
+  }
+  const status = err.$metadata?.httpStatusCode;
+  return new ProviderError(
+    `${what} failed for ${label}${status ? ` (HTTP ${status})` : ""}: ${name ? `${name}: ` : ""}${msg}`,
+  );
+};

@@ -1,0 +1,8 @@
+// Placeholder until the google provider lands.
+import { NoIdentityError } from "../errors.ts";
+import type { Route } from "../resolver.ts";
+import type { FetchContext, Token } from "./types.ts";
+
+export const fetchToken = async (route: Route, _ctx: FetchContext): Promise<Token> => {
+  throw new NoIdentityError(`the google provider is not available in this build (${route.host})`);
+};

@@ -1,0 +1,102 @@
+// host → route. Explicit configuration first (a rule whose `match` glob matches the host), then
+// the anchored cloud host patterns. Hosts that match neither get no route: "credentials not
+// found". Pure: no I/O, no network.
+
+import type { AwsIdentity, AzureIdentity, GoogleIdentity, ProviderName, RegistryRule } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { urlsMatchStr } from "./glob.ts";
+import { type AzureCloud, isEcrPublicHost, isGoogleHost, parseAcrHost, parseEcrHost } from "./hosts.ts";
+import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
+import { azureIdentity } from "./identity/azure.ts";
+import { googleIdentity } from "./identity/google.ts";
+import type { Settings } from "./settings.ts";
+
+interface RouteBase {
+  /** The registry host this route answers for. */
+  host: string;
+  /** Token cache key: provider, registry and a digest of the identity; never a secret. */
+  cacheKey: string;
+  /** Negative-cache key: provider and identity only (absence of identity is not per host). */
+  negativeKey: string;
+  identity: IdentityInfo;
+}
+
+export interface EcrRoute extends RouteBase {
+  provider: "ecr";
+  region: string;
+  registryId: string | undefined;
+  fips: boolean;
+  dualStack: boolean;
+  aws: AwsIdentity;
+}
+export interface EcrPublicRoute extends RouteBase {
+  provider: "ecr-public";
+  aws: AwsIdentity;
+}
+export interface GoogleRoute extends RouteBase {
+  provider: "google";
+  google: GoogleIdentity;
+}
+export interface AcrRoute extends RouteBase {
+  provider: "acr";
+  cloud: AzureCloud;
+  azure: AzureIdentity;
+}
+export type Route = EcrRoute | EcrPublicRoute | GoogleRoute | AcrRoute;
+
+/** The provider a cloud-owned host belongs to by its shape alone. */
+export const providerForHost = (host: string, extraAcrSuffixes: readonly string[] = []): ProviderName | null => {
+  if (parseEcrHost(host)) return "ecr";
+  if (isEcrPublicHost(host)) return "ecr-public";
+  if (isGoogleHost(host)) return "google";
+  if (parseAcrHost(host, extraAcrSuffixes)) return "acr";
+  return null;
+};
+
+export const findRule = (host: string, rules: readonly RegistryRule[]): RegistryRule | undefined =>
+  rules.find((r) => urlsMatchStr(r.match, host));
+
+const keys = (provider: ProviderName, host: string, identity: IdentityInfo) => ({
+  cacheKey: `${provider}|${host}|${identity.key}`,
+  negativeKey: `none|${provider}|${identity.key}`,
+  identity,
+});
+
+export const resolveRoute = (host: string, settings: Settings): Route | null => {
+  const { env, home, config } = settings;
+  const rule = findRule(host, config.registries);
+  if (rule?.provider === "none") return null;
+  const provider = rule?.provider ?? providerForHost(host, config.azure.extraSuffixes);
+  if (!provider) return null;
+  switch (provider) {
+    case "ecr": {
+      const aws = rule?.aws ?? {};
+      const parsed = parseEcrHost(host);
+      const region = aws.region ?? parsed?.region;
+      if (!region) throw new ConfigError(`registry ${host} is mapped to ecr but its rule sets no aws.region`);
+      return {
+        provider,
+        host,
+        region,
+        registryId: aws.registryId ?? parsed?.account,
+        fips: parsed?.fips ?? false,
+        dualStack: parsed?.dualStack ?? false,
+        aws,
+        ...keys(provider, host, awsIdentity(env, home, aws)),
+      };
+    }
+    case "ecr-public": {
+      const aws = rule?.aws ?? {};
+      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws)) };
+    }
+    case "google": {
+      const google = rule?.google ?? {};
+      return { provider, host, google, ...keys(provider, host, googleIdentity(env, home, google)) };
+    }
+    case "acr": {
+      const azure = rule?.azure ?? {};
+      const cloud = parseAcrHost(host, config.azure.extraSuffixes)?.cloud ?? "Custom";
+      return { provider, host, cloud, azure, ...keys(provider, host, azureIdentity(env, home, azure)) };
+    }
+  }
+};

@@ -1,0 +1,109 @@
+// Everything the program reads from the environment and the config file, read once at the edge
+// and passed down frozen. Nothing below the entry point looks at process.env.
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { type Level, parseLevel } from "./log.ts";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type StoreBackend = "auto" | "keyring" | "file";
+
+export interface Settings {
+  /** The process environment, for the cloud SDKs' own conventions (AWS_*, GOOGLE_*, AZURE_*). */
+  readonly env: Env;
+  readonly home: string;
+  readonly config: Config;
+  readonly configFile: string | null;
+  /** null when the token cache is disabled. */
+  readonly cacheDir: string | null;
+  /** Where static credentials live when no OS keyring is used. */
+  readonly dataDir: string;
+  readonly storeBackend: StoreBackend;
+  readonly negativeTtlMs: number;
+  readonly requestTimeoutMs: number;
+  readonly logLevel: Level;
+}
+
+export const ENV = {
+  config: "DOCKER_CREDENTIAL_CLOUD_CONFIG",
+  log: "DOCKER_CREDENTIAL_CLOUD_LOG",
+  cache: "DOCKER_CREDENTIAL_CLOUD_CACHE",
+  cacheDir: "DOCKER_CREDENTIAL_CLOUD_CACHE_DIR",
+  dataDir: "DOCKER_CREDENTIAL_CLOUD_DATA_DIR",
+  store: "DOCKER_CREDENTIAL_CLOUD_STORE",
+  negativeTtl: "DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL",
+  timeout: "DOCKER_CREDENTIAL_CLOUD_TIMEOUT",
+} as const;
+
+const DEFAULT_NEGATIVE_TTL_S = 60;
+const DEFAULT_TIMEOUT_S = 10;
+
+const seconds = (raw: string | undefined, name: string): number | undefined => {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name}: expected a number of seconds, got "${raw}"`);
+  return n;
+};
+
+const readIfExists = async (file: string): Promise<string | null> => {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw new ConfigError(`${file}: cannot read: ${code ?? (e as Error).message}`);
+  }
+};
+
+/** The config file: $DOCKER_CREDENTIAL_CLOUD_CONFIG, else the XDG location, else /etc. */
+const loadConfig = async (env: Env, home: string): Promise<{ config: Config; file: string | null }> => {
+  const explicit = env[ENV.config];
+  if (explicit) {
+    const text = await readIfExists(explicit);
+    if (text === null) throw new ConfigError(`${explicit}: config file not found (from ${ENV.config})`);
+    return { config: await parseConfig(text, explicit), file: explicit };
+  }
+  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
+  for (const file of [
+    join(xdg, "docker-credential-cloud", "config.yaml"),
+    "/etc/docker-credential-cloud/config.yaml",
+  ]) {
+    const text = await readIfExists(file);
+    if (text !== null) return { config: await parseConfig(text, file), file };
+  }
+  return { config: EMPTY_CONFIG, file: null };
+};
+
+export const loadSettings = async (env: Env, home: string): Promise<Settings> => {
+  const { config, file } = await loadConfig(env, home);
+  const cacheSwitch = (env[ENV.cache] ?? "").toLowerCase();
+  const cacheEnabled =
+    cacheSwitch === "" ? config.cache.enabled !== false : !["off", "0", "false", "no"].includes(cacheSwitch);
+  const cacheDir =
+    env[ENV.cacheDir] ||
+    config.cache.dir ||
+    join(env.XDG_CACHE_HOME || join(home, ".cache"), "docker-credential-cloud");
+  const dataDir =
+    env[ENV.dataDir] || join(env.XDG_DATA_HOME || join(home, ".local", "share"), "docker-credential-cloud");
+  const store = (env[ENV.store] ?? "auto").toLowerCase();
+  if (!["auto", "keyring", "file"].includes(store)) {
+    throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got "${store}"`);
+  }
+  const negative =
+    seconds(env[ENV.negativeTtl], ENV.negativeTtl) ?? config.cache.negativeTtlSeconds ?? DEFAULT_NEGATIVE_TTL_S;
+  const timeout = seconds(env[ENV.timeout], ENV.timeout) ?? config.timeouts.requestSeconds ?? DEFAULT_TIMEOUT_S;
+  return Object.freeze({
+    env: Object.freeze({ ...env }),
+    home,
+    config,
+    configFile: file,
+    cacheDir: cacheEnabled ? cacheDir : null,
+    dataDir,
+    storeBackend: store as StoreBackend,
+    negativeTtlMs: negative * 1000,
+    requestTimeoutMs: Math.max(1, timeout) * 1000,
+    logLevel: parseLevel(env[ENV.log]),
+  });
+};
