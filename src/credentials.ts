@@ -4,7 +4,7 @@
 // if the refresh fails; "no identity here" is remembered briefly (negative cache).
 
 import { stat } from "node:fs/promises";
-import type { TokenCache } from "./cache/cache.ts";
+import { LockUnavailableError, type TokenCache } from "./cache/cache.ts";
 import { isFresh, isUsable, type TokenEntry } from "./cache/entry.ts";
 import { NoIdentityError, NotFoundError, oneLine } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -111,7 +111,7 @@ export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Cr
   try {
     return await cache.withLock(route.cacheKey, fetchOnce);
   } catch (e) {
-    if ((e as { code?: string }).code === "ELOCKED" || (e as { code?: string }).code === "EACCES") {
+    if (e instanceof LockUnavailableError) {
       log.warn(`token cache lock unavailable (${oneLine(e)}); fetching without it`);
       return fetchOnce();
     }

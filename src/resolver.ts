@@ -9,7 +9,17 @@ import { type AzureCloud, isEcrPublicHost, isGoogleHost, parseAcrHost, parseEcrH
 import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
 import { azureIdentity } from "./identity/azure.ts";
 import { googleIdentity } from "./identity/google.ts";
+import { digest } from "./identity/hash.ts";
 import type { Settings } from "./settings.ts";
+
+/**
+ * Kubelet service-account token mode (KEP-4412): the pod's own projected token and its service
+ * account's annotations. When present, providers act as the pod's identity instead of the node's.
+ */
+export interface Workload {
+  token: string;
+  annotations: Readonly<Record<string, string>>;
+}
 
 interface RouteBase {
   /** The registry host this route answers for. */
@@ -19,6 +29,7 @@ interface RouteBase {
   /** Negative-cache key: provider and identity only (absence of identity is not per host). */
   negativeKey: string;
   identity: IdentityInfo;
+  workload?: Workload;
 }
 
 export interface EcrRoute extends RouteBase {
@@ -56,13 +67,24 @@ export const providerForHost = (host: string, extraAcrSuffixes: readonly string[
 export const findRule = (host: string, rules: readonly RegistryRule[]): RegistryRule | undefined =>
   rules.find((r) => urlsMatchStr(r.match, host));
 
-const keys = (provider: ProviderName, host: string, identity: IdentityInfo) => ({
-  cacheKey: `${provider}|${host}|${identity.key}`,
-  negativeKey: `none|${provider}|${identity.key}`,
-  identity,
-});
+const keys = (provider: ProviderName, host: string, base: IdentityInfo, workload?: Workload) => {
+  // In workload mode the identity is the pod's token (and the annotations that pick roles).
+  const identity: IdentityInfo = workload
+    ? {
+        key: digest(base.key, workload.token, JSON.stringify(Object.entries(workload.annotations).sort())),
+        label: `kubelet service-account token #${digest(workload.token).slice(0, 8)}`,
+        watch: [],
+      }
+    : base;
+  return {
+    cacheKey: `${provider}|${host}|${identity.key}`,
+    negativeKey: `none|${provider}|${identity.key}`,
+    identity,
+    ...(workload ? { workload } : {}),
+  };
+};
 
-export const resolveRoute = (host: string, settings: Settings): Route | null => {
+export const resolveRoute = (host: string, settings: Settings, workload?: Workload): Route | null => {
   const { env, home, config } = settings;
   const rule = findRule(host, config.registries);
   if (rule?.provider === "none") return null;
@@ -82,21 +104,21 @@ export const resolveRoute = (host: string, settings: Settings): Route | null => 
         fips: parsed?.fips ?? false,
         dualStack: parsed?.dualStack ?? false,
         aws,
-        ...keys(provider, host, awsIdentity(env, home, aws)),
+        ...keys(provider, host, awsIdentity(env, home, aws), workload),
       };
     }
     case "ecr-public": {
       const aws = rule?.aws ?? {};
-      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws)) };
+      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws), workload) };
     }
     case "google": {
       const google = rule?.google ?? {};
-      return { provider, host, google, ...keys(provider, host, googleIdentity(env, home, google)) };
+      return { provider, host, google, ...keys(provider, host, googleIdentity(env, home, google), workload) };
     }
     case "acr": {
       const azure = rule?.azure ?? {};
       const cloud = parseAcrHost(host, config.azure.extraSuffixes)?.cloud ?? "Custom";
-      return { provider, host, cloud, azure, ...keys(provider, host, azureIdentity(env, home, azure)) };
+      return { provider, host, cloud, azure, ...keys(provider, host, azureIdentity(env, home, azure), workload) };
     }
   }
 };

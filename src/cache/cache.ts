@@ -48,6 +48,11 @@ const parse = (text: string): Record<string, Entry> => {
   return out;
 };
 
+/** The cross-process lock could not be taken (unwritable directory, or waited too long). */
+export class LockUnavailableError extends Error {
+  override name = "LockUnavailableError";
+}
+
 const lockName = (key: string): string => createHash("sha256").update(key).digest("hex").slice(0, 32);
 
 export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
@@ -67,21 +72,28 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
   };
 
   const locked = async <T>(lockPath: string, waitMs: number, fn: () => Promise<T>): Promise<T> => {
-    await ensureDir();
     const { lock } = await import("proper-lockfile");
     const interval = 25;
-    const release = await lock(dir, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: 15_000,
-      update: 5_000,
-      retries: { retries: Math.ceil(waitMs / interval), factor: 1, minTimeout: interval, maxTimeout: interval * 2 },
-      onCompromised: (e) => warn(`cache lock ${lockPath} was compromised: ${e.message}`),
-    });
+    // proper-lockfile tracks held locks by its first argument, so each lock is named by its own
+    // path (one shared name would let the nested file lock's release orphan the key lock).
+    let release: () => Promise<void>;
+    try {
+      await ensureDir();
+      release = await lock(lockPath, {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: 15_000,
+        update: 5_000,
+        retries: { retries: Math.ceil(waitMs / interval), factor: 1, minTimeout: interval, maxTimeout: interval * 2 },
+        onCompromised: (e) => warn(`cache lock ${lockPath} was compromised: ${e.message}`),
+      });
+    } catch (e) {
+      throw new LockUnavailableError(`${lockPath}: ${(e as Error).message}`);
+    }
     try {
       return await fn();
     } finally {
-      await release().catch(() => {});
+      await release().catch((e: Error) => warn(`could not release cache lock ${lockPath}: ${e.message}`));
     }
   };
 
