@@ -1,0 +1,114 @@
+// End to end: skopeo pulls a private image from a real docker-registry answering as an ECR host,
+// with credentials from the BUILT helper (credHelpers → docker-credential-cloud → fake ECR).
+// The ECR host name resolves to loopback only inside a private mount namespace.
+import assert from "node:assert/strict";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { BIN } from "../support/cli.ts";
+import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
+import { type OciImageInfo, readOciImage } from "../support/image.ts";
+import { canUseNamespaces, NAMESPACE_SKIP_REASON, runWithHosts, which } from "../support/namespace.ts";
+import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
+import { makeCa } from "../support/tls.ts";
+import { tmpTree } from "../support/tmp.ts";
+
+const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const IP = "127.0.0.3";
+const REPO = "team/app";
+const AKID = "AKIAFAKEE2ETESTKEY01";
+const SECRET = "fake-e2e-secret";
+// What the fake ECR issues for this identity and region (see fake-aws.ts).
+const PASSWORD = `pw-us-east-1-${AKID}`;
+
+const missing = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
+const skip = !canUseNamespaces() ? NAMESPACE_SKIP_REASON : missing.length ? `missing: ${missing.join(", ")}` : false;
+
+describe("skopeo pulls from ECR through docker-credential-cloud", { skip }, () => {
+  let fake: FakeAws;
+  let registry: Registry | undefined;
+  let pushed: OciImageInfo;
+  let work = "";
+
+  before(async () => {
+    work = await tmpTree(undefined);
+    fake = await startFakeAws({ keys: { [AKID]: SECRET } });
+    await mkdir(join(work, "ca"));
+    const ca = await makeCa(join(work, "ca"));
+    registry = await startRegistry({ ca, ip: IP, hostnames: [HOST], users: { AWS: PASSWORD } });
+    pushed = await pushImage(registry, `${HOST}/${REPO}:v1`, "AWS", PASSWORD);
+    await mkdir(join(work, "bin"));
+    await symlink(BIN, join(work, "bin", "docker-credential-cloud"));
+  });
+  after(async () => {
+    await registry?.stop();
+    await fake?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const pull = async (name: string, auth: object, helperHome = "helper-home") => {
+    const home = join(work, name);
+    await mkdir(home, { recursive: true });
+    const authfile = join(work, `${name}.json`);
+    await writeFile(authfile, JSON.stringify(auth));
+    assert.ok(registry);
+    const dest = join(work, `${name}-out`);
+    const r = await runWithHosts(
+      registry.hosts,
+      "skopeo",
+      [
+        "copy",
+        "--quiet",
+        "--authfile",
+        authfile,
+        "--src-cert-dir",
+        registry.certDir,
+        `docker://${HOST}/${REPO}:v1`,
+        `oci:${dest}:x`,
+      ],
+      {
+        env: {
+          PATH: `${join(work, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+          HOME: join(work, helperHome), // the token cache lives here
+          TMPDIR: home,
+          AWS_EC2_METADATA_DISABLED: "true",
+          NODE_EXTRA_CA_CERTS: "",
+          ...awsEnv(fake, AKID, SECRET),
+        },
+        timeoutMs: 60_000,
+      },
+    );
+    return { r, dest };
+  };
+
+  test("the pull succeeds through credHelpers and returns the pushed image; a second pull is a cache hit", async () => {
+    fake.calls = {};
+    const { r, dest } = await pull("with-helper", { credHelpers: { [HOST]: "cloud" } });
+    assert.equal(r.code, 0, `skopeo: ${r.stderr}\n${registry?.logs().slice(-1500)}`);
+    const img = await readOciImage(dest, "x");
+    assert.equal(img.manifestDigest, pushed.manifestDigest);
+    assert.equal(img.files.get("hello.txt")?.toString(), pushed.hello);
+    assert.equal(fake.calls.ecr, 1);
+    assert.ok(!r.stderr.includes(PASSWORD));
+    const again = await pull("again", { credHelpers: { [HOST]: "cloud" } });
+    assert.equal(again.r.code, 0, again.r.stderr);
+    assert.equal(fake.calls.ecr, 1, "served from the token cache");
+  });
+
+  test("without the helper the same pull is refused", async () => {
+    const { r } = await pull("without-helper", {});
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /authentication required|unauthorized/i);
+  });
+
+  test("when ECR refuses the identity (cold cache), the pull fails and skopeo shows our one-line reason", async () => {
+    fake.mode = "deny";
+    try {
+      const { r } = await pull("denied", { credHelpers: { [HOST]: "cloud" } }, "cold-home");
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /AccessDeniedException/);
+    } finally {
+      fake.mode = "ok";
+    }
+  });
+});
