@@ -1,0 +1,86 @@
+// The Docker credential-helper protocol as clients see it (docker/docker-credential-helpers):
+// exact wire texts on stdout with exit 1, help and version, nothing but protocol on stdout.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { baseEnv, runCli } from "../support/cli.ts";
+import { tmpTree } from "../support/tmp.ts";
+
+test("version", async (t) => {
+  const r = await runCli(["version"], "", baseEnv(await tmpTree(t)));
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^docker-credential-cloud \d+\.\d+\.\d+\n$/);
+});
+
+test("--help goes to stdout with exit 0 and lists the verbs", async (t) => {
+  const r = await runCli(["--help"], "", baseEnv(await tmpTree(t)));
+  assert.equal(r.code, 0);
+  for (const verb of ["get", "store", "erase", "list", "version"]) assert.match(r.stdout, new RegExp(`\\b${verb}\\b`));
+});
+
+test("unknown action: the reference text, exit 1", async (t) => {
+  const r = await runCli(["fetch"], "", baseEnv(await tmpTree(t)));
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "Unknown credential action `fetch`\n");
+});
+
+test("no action prints usage and exits 1", async (t) => {
+  const r = await runCli([], "", baseEnv(await tmpTree(t)));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /Usage:/);
+});
+
+test("get with empty input: no credentials server URL", async (t) => {
+  for (const input of ["", "\n", "   \n"]) {
+    const r = await runCli(["get"], input, baseEnv(await tmpTree(t)));
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "no credentials server URL\n");
+  }
+});
+
+test("get for garbage or foreign input: not found", async (t) => {
+  for (const input of ["not a url at all", "ftp://x", "quay.io", "https://index.docker.io/v1/", "\u0000\u0001"]) {
+    const r = await runCli(["get"], input, baseEnv(await tmpTree(t)));
+    assert.equal(r.code, 1, input);
+    assert.equal(r.stdout, "credentials not found in native keychain\n");
+    assert.equal(r.stderr, "", "foreign hosts are not worth a warning");
+  }
+});
+
+test("a malformed config file: one line naming the file, exit 1, no stack", async (t) => {
+  const h = await tmpTree(t, {
+    ".config/docker-credential-cloud/config.yaml": "registries:\n  - match: x\n    aws: {profle: dev}\n",
+  });
+  const r = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^docker-credential-cloud: .*config\.yaml: registries\[0\]\.aws\.profle: unknown key\n$/);
+  assert.equal(r.stderr, "");
+});
+
+test("an explicit config path that does not exist is an error", async (t) => {
+  const h = await tmpTree(t);
+  const r = await runCli(["get"], "gcr.io", { ...baseEnv(h), DOCKER_CREDENTIAL_CLOUD_CONFIG: `${h}/nope.yaml` });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /nope\.yaml: config file not found/);
+});
+
+test("a custom host maps to ECR only by explicit configuration", async (t) => {
+  const h = await tmpTree(t, {
+    ".config/docker-credential-cloud/config.yaml":
+      'registries:\n  - match: registry.corp.example\n    provider: none\n  - match: "*.corp.example"\n    provider: ecr\n',
+  });
+  const none = await runCli(["get"], "registry.corp.example", baseEnv(h));
+  assert.equal(none.stdout, "credentials not found in native keychain\n");
+  const missingRegion = await runCli(["get"], "mirror.corp.example", baseEnv(h));
+  assert.equal(missingRegion.code, 1);
+  assert.match(missingRegion.stdout, /mapped to ecr but its rule sets no aws\.region/);
+});
+
+test("bad environment values are one-line errors", async (t) => {
+  const h = await tmpTree(t);
+  const r = await runCli(["get"], "gcr.io", { ...baseEnv(h), DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "soon" });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stdout,
+    'docker-credential-cloud: DOCKER_CREDENTIAL_CLOUD_TIMEOUT: expected a number of seconds, got "soon"\n',
+  );
+});
