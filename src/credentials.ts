@@ -3,7 +3,7 @@
 // (the others wait on the lock and then read its result); a stale-but-unexpired token is served
 // if the refresh fails; "no identity here" is remembered briefly (negative cache).
 
-import { stat } from "node:fs/promises";
+import { fs } from "./builtins.ts";
 import { LockUnavailableError, type TokenCache } from "./cache/cache.ts";
 import { isFresh, isUsable, type TokenEntry } from "./cache/entry.ts";
 import { NoIdentityError, NotFoundError, oneLine } from "./errors.ts";
@@ -34,7 +34,7 @@ export const fingerprint = async (files: readonly string[]): Promise<string> => 
   const parts = await Promise.all(
     files.map(async (f) => {
       try {
-        return `${f}@${(await stat(f)).mtimeMs}`;
+        return `${f}@${fs.statSync(f).mtimeMs}`;
       } catch {
         return `${f}@-`;
       }

@@ -9,7 +9,7 @@ import { type AzureCloud, isEcrPublicHost, isGoogleHost, parseAcrHost, parseEcrH
 import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
 import { azureIdentity } from "./identity/azure.ts";
 import { googleIdentity } from "./identity/google.ts";
-import { digest } from "./identity/hash.ts";
+import { digest, secretDigest } from "./identity/hash.ts";
 import type { Settings } from "./settings.ts";
 
 /**
@@ -71,8 +71,12 @@ const keys = (provider: ProviderName, host: string, base: IdentityInfo, workload
   // In workload mode the identity is the pod's token (and the annotations that pick roles).
   const identity: IdentityInfo = workload
     ? {
-        key: digest(base.key, workload.token, JSON.stringify(Object.entries(workload.annotations).sort())),
-        label: `kubelet service-account token #${digest(workload.token).slice(0, 8)}`,
+        key: digest(
+          base.key,
+          secretDigest(workload.token),
+          JSON.stringify(Object.entries(workload.annotations).sort()),
+        ),
+        label: `kubelet service-account token #${secretDigest(workload.token).slice(0, 8)}`,
         watch: [],
       }
     : base;

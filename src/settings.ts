@@ -1,8 +1,7 @@
 // Everything the program reads from the environment and the config file, read once at the edge
 // and passed down frozen. Nothing below the entry point looks at process.env.
 
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { type Level, parseLevel } from "./log.ts";
@@ -47,9 +46,9 @@ const seconds = (raw: string | undefined, name: string): number | undefined => {
   return n;
 };
 
-const readIfExists = async (file: string): Promise<string | null> => {
+const readIfExists = (file: string): string | null => {
   try {
-    return await readFile(file, "utf8");
+    return fs.readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
@@ -61,16 +60,16 @@ const readIfExists = async (file: string): Promise<string | null> => {
 const loadConfig = async (env: Env, home: string): Promise<{ config: Config; file: string | null }> => {
   const explicit = env[ENV.config];
   if (explicit) {
-    const text = await readIfExists(explicit);
+    const text = readIfExists(explicit);
     if (text === null) throw new ConfigError(`${explicit}: config file not found (from ${ENV.config})`);
     return { config: await parseConfig(text, explicit), file: explicit };
   }
-  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
+  const xdg = env.XDG_CONFIG_HOME || path.join(home, ".config");
   for (const file of [
-    join(xdg, "docker-credential-cloud", "config.yaml"),
+    path.join(xdg, "docker-credential-cloud", "config.yaml"),
     "/etc/docker-credential-cloud/config.yaml",
   ]) {
-    const text = await readIfExists(file);
+    const text = readIfExists(file);
     if (text !== null) return { config: await parseConfig(text, file), file };
   }
   return { config: EMPTY_CONFIG, file: null };
@@ -84,9 +83,9 @@ export const loadSettings = async (env: Env, home: string): Promise<Settings> =>
   const cacheDir =
     env[ENV.cacheDir] ||
     config.cache.dir ||
-    join(env.XDG_CACHE_HOME || join(home, ".cache"), "docker-credential-cloud");
+    path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "docker-credential-cloud");
   const dataDir =
-    env[ENV.dataDir] || join(env.XDG_DATA_HOME || join(home, ".local", "share"), "docker-credential-cloud");
+    env[ENV.dataDir] || path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "docker-credential-cloud");
   const store = (env[ENV.store] ?? "auto").toLowerCase();
   if (!["auto", "keyring", "file"].includes(store)) {
     throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got "${store}"`);

@@ -5,9 +5,8 @@
 // The cache-hit path is `read()`: one readFile and one JSON.parse. The locking and atomic-write
 // libraries are imported only on the miss path.
 
-import { createHash } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { fs, path } from "../builtins.ts";
+import { digest } from "../identity/hash.ts";
 import { type Entry, isLive, validEntry } from "./entry.ts";
 
 export const CACHE_VERSION = 1;
@@ -53,22 +52,22 @@ export class LockUnavailableError extends Error {
   override name = "LockUnavailableError";
 }
 
-const lockName = (key: string): string => createHash("sha256").update(key).digest("hex").slice(0, 32);
+const lockName = (key: string): string => digest(key);
 
 export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
-  const file = join(dir, FILE);
+  const file = path.join(dir, FILE);
   const warn = opts.onWarning ?? (() => {});
 
   const readAll = async (): Promise<Record<string, Entry>> => {
     try {
-      return parse(await readFile(file, "utf8"));
+      return parse(fs.readFileSync(file, "utf8"));
     } catch {
       return {}; // missing or unreadable: treated as empty and rewritten on the next put
     }
   };
 
   const ensureDir = async (): Promise<void> => {
-    await mkdir(join(dir, "locks"), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.join(dir, "locks"), { recursive: true, mode: 0o700 });
   };
 
   const locked = async <T>(lockPath: string, waitMs: number, fn: () => Promise<T>): Promise<T> => {
@@ -98,7 +97,7 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
   };
 
   const rewrite = async (change: (entries: Record<string, Entry>) => number): Promise<number> =>
-    locked(join(dir, `${FILE}.lock`), 10_000, async () => {
+    locked(path.join(dir, `${FILE}.lock`), 10_000, async () => {
       const entries = await readAll();
       const now = opts.now();
       for (const [k, e] of Object.entries(entries)) if (!isLive(e, now)) delete entries[k];
@@ -111,7 +110,7 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
   return {
     readAll,
     read: async (key) => (await readAll())[key],
-    withLock: (key, fn) => locked(join(dir, "locks", lockName(key)), opts.lockWaitMs, fn),
+    withLock: (key, fn) => locked(path.join(dir, "locks", lockName(key)), opts.lockWaitMs, fn),
     put: async (key, entry) => {
       await rewrite((entries) => {
         entries[key] = entry;

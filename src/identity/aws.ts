@@ -1,7 +1,7 @@
 // Which AWS identity a route uses, computed from configuration and environment only (no
 // network, no SDK): the cache key, a human label, and the files whose change matters.
 
-import { join } from "node:path";
+import { path } from "../builtins.ts";
 import type { AwsIdentity } from "../config.ts";
 import type { Env } from "../settings.ts";
 import { digest } from "./hash.ts";
@@ -54,9 +54,9 @@ export const awsIdentity = (env: Env, home: string, rule: AwsIdentity = {}): Ide
     JSON.stringify(rule),
   );
   const watch = [
-    env.AWS_CONFIG_FILE || join(home, ".aws", "config"),
-    env.AWS_SHARED_CREDENTIALS_FILE || join(home, ".aws", "credentials"),
-    join(home, ".aws", "sso", "cache"),
+    env.AWS_CONFIG_FILE || path.join(home, ".aws", "config"),
+    env.AWS_SHARED_CREDENTIALS_FILE || path.join(home, ".aws", "credentials"),
+    path.join(home, ".aws", "sso", "cache"),
   ];
   if (env.AWS_WEB_IDENTITY_TOKEN_FILE) watch.push(env.AWS_WEB_IDENTITY_TOKEN_FILE);
   return { key, label, watch };

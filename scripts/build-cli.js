@@ -1,0 +1,38 @@
+// Builds the command-line program (after `tsc` has type-checked and emitted the library):
+//   dist/cli/cli.js  one ESM bundle of everything a cache hit runs; each cloud provider (and so
+//                    its SDK import) is a separate chunk loaded only on a miss. Dependencies stay
+//                    external, resolved from node_modules. One file instead of ~30 saves ≈ 13 % of
+//                    a cache hit's instructions (measured with callgrind).
+//   dist/bin/docker-credential-cloud  the launcher: its shebang names the Node that ran the build
+//                    (Node 24 from the `node` devDependency under npm scripts), so the helper runs on a
+//                    supported Node whatever `node` is first on PATH; it enables Node's compile cache.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  console.error(`build-cli: Node ${process.version} is too old; run the build through npm (npm run build)`);
+  process.exit(1);
+}
+rmSync(join(root, "dist", "cli"), { recursive: true, force: true });
+await build({
+  entryPoints: [join(root, "src", "cli.ts")],
+  outdir: join(root, "dist", "cli"),
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  packages: "external",
+  logLevel: "warning",
+});
+const bin = join(root, "dist", "bin", "docker-credential-cloud");
+mkdirSync(dirname(bin), { recursive: true });
+writeFileSync(
+  bin,
+  `#!${process.execPath}\nprocess.getBuiltinModule("node:module").enableCompileCache?.();\nawait import("../cli/cli.js");\n`,
+);
+chmodSync(bin, 0o755);
