@@ -19,8 +19,11 @@ export const parseLevel = (raw: string | undefined): Level => {
 };
 
 // JWTs, long base64 runs and AWS secret-shaped strings are replaced before anything is written.
-const SECRETISH = /eyJ[\w-]{8,}\.[\w-]*\.?[\w-]*|[A-Za-z0-9+/]{40,}={0,2}/g;
-export const scrub = (s: string): string => s.replace(SECRETISH, "[redacted]");
+// A long run with several "/" is a path or resource name (e.g. a workload identity pool
+// audience), not a token, and is kept.
+const SECRETISH = /eyJ[\w-]{8,}\.[\w-]*\.?[\w-]*|[A-Za-z0-9+/_-]{40,}={0,2}/g;
+export const scrub = (s: string): string =>
+  s.replace(SECRETISH, (m) => (m.startsWith("eyJ") || m.split("/").length <= 3 ? "[redacted]" : m));
 
 export const createLogger = (level: Level, write: (line: string) => void): Logger => {
   const rank = LEVELS.indexOf(level);
