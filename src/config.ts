@@ -19,8 +19,15 @@ export interface AwsIdentity {
 }
 
 export interface GoogleIdentity {
+  /** A credentials JSON file of any ADC type, used instead of application default credentials. */
   credentialsFile?: string;
+  /** A service account to impersonate with the base identity (IAM generateAccessToken). */
   impersonateServiceAccount?: string;
+  /**
+   * Kubelet service-account token mode: the workload identity pool provider the pod's token is
+   * exchanged at (STS audience), "//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/X".
+   */
+  workloadIdentityProvider?: string;
 }
 
 export type AzureCredentialKind = "default" | "environment" | "workload" | "managed" | "cli";
@@ -68,7 +75,11 @@ const AWS: Schema = {
   region: "string",
   registryId: "string",
 };
-const GOOGLE: Schema = { credentialsFile: "string", impersonateServiceAccount: "string" };
+const GOOGLE: Schema = {
+  credentialsFile: "string",
+  impersonateServiceAccount: "string",
+  workloadIdentityProvider: "string",
+};
 const AZURE: Schema = {
   tenantId: "string",
   clientId: "string",

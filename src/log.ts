@@ -19,11 +19,13 @@ export const parseLevel = (raw: string | undefined): Level => {
 };
 
 // JWTs, long base64 runs and AWS secret-shaped strings are replaced before anything is written.
-// A long run with several "/" is a path or resource name (e.g. a workload identity pool
-// audience), not a token, and is kept.
+// A long run is token-like only if it mixes upper case, lower case and digits (base64 of random
+// bytes always does); a run with several "/" is a path or resource name (e.g. a workload identity
+// pool audience) and an all-capitals run is a variable name: both are kept.
 const SECRETISH = /eyJ[\w-]{8,}\.[\w-]*\.?[\w-]*|[A-Za-z0-9+/_-]{40,}={0,2}/g;
-export const scrub = (s: string): string =>
-  s.replace(SECRETISH, (m) => (m.startsWith("eyJ") || m.split("/").length <= 3 ? "[redacted]" : m));
+const tokenLike = (m: string): boolean =>
+  m.startsWith("eyJ") || (m.split("/").length <= 3 && /[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9]/.test(m));
+export const scrub = (s: string): string => s.replace(SECRETISH, (m) => (tokenLike(m) ? "[redacted]" : m));
 
 export const createLogger = (level: Level, write: (line: string) => void): Logger => {
   const rank = LEVELS.indexOf(level);

@@ -7,9 +7,11 @@ test("the log scrubber hides tokens and keeps resource paths", () => {
   const awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
   const b64 = Buffer.from("AWS:".padEnd(60, "x")).toString("base64");
   const path = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov";
-  const out = scrub(`a ${jwt} b ${awsSecret} c ${b64} d ${path}`);
+  const name = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES";
+  const out = scrub(`a ${jwt} b ${awsSecret} c ${b64} d ${path} e ${name}`);
   for (const secret of [jwt, awsSecret, b64]) assert.ok(!out.includes(secret), secret);
   assert.ok(out.includes(path));
+  assert.ok(out.includes(name));
 });
 
 test("log levels filter and every line is prefixed", () => {
