@@ -104,13 +104,26 @@ export interface AcrHost {
 
 const ACR_NAME_RE = /^([a-z0-9]{5,50})(-[a-z0-9]{1,16})?$/;
 
+/** A configured extra suffix as hosts are compared: lower case, no leading or trailing dot. */
+export const normalizeAcrSuffix = (s: string): string =>
+  s
+    .trim()
+    .toLowerCase()
+    .replace(/^\.+|\.+$/g, "");
+
 export const parseAcrHost = (host: string, extraSuffixes: readonly string[] = []): AcrHost | null => {
   const dot = host.indexOf(".");
   if (dot < 0) return null;
   const name = host.slice(0, dot);
   const suffix = host.slice(dot + 1);
   if (!ACR_NAME_RE.test(name)) return null;
-  const cloud = ACR_SUFFIXES[suffix] ?? (extraSuffixes.includes(suffix) ? "Custom" : undefined);
+  // Own keys only: "name.constructor" must not find Object.prototype.constructor. Extra suffixes
+  // need two labels at least, so a slip like "com" cannot send Entra tokens to any *.com host.
+  const cloud = Object.hasOwn(ACR_SUFFIXES, suffix)
+    ? ACR_SUFFIXES[suffix]
+    : suffix.includes(".") && extraSuffixes.some((s) => normalizeAcrSuffix(s) === suffix)
+      ? "Custom"
+      : undefined;
   if (!cloud) return null;
   return { host, registry: name, suffix, cloud };
 };
