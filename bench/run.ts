@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, baseEnv } from "../test/support/cli.ts";
 import { awsEnv, startFakeAws } from "../test/support/fake-aws.ts";
+import { startFakeAzure, TENANT } from "../test/support/fake-azure.ts";
+import { startFakeGoogle } from "../test/support/fake-google.ts";
 import { startMitmProxy } from "../test/support/mitm.ts";
 import { which } from "../test/support/namespace.ts";
 import { makeCa } from "../test/support/tls.ts";
@@ -62,7 +64,7 @@ const measure = async (cmd: string, args: string[], input: string, env: Record<s
 };
 
 const row = (name: string, s: Sample) =>
-  `${name.padEnd(44)} ${quantile(s.ms, 0.5).toFixed(1).padStart(8)} ${quantile(s.ms, 0.9).toFixed(1).padStart(8)} ${Math.min(
+  `${name.padEnd(60)} ${quantile(s.ms, 0.5).toFixed(1).padStart(8)} ${quantile(s.ms, 0.9).toFixed(1).padStart(8)} ${Math.min(
     ...s.ms,
   )
     .toFixed(1)
@@ -85,17 +87,58 @@ const main = async () => {
     results.push(["docker-credential-cloud get, ECR cache hit", await measure(BIN, ["get"], HOST, env)]);
     if (fake.calls.ecr !== calls) throw new Error("the hit benchmark reached the fake: not a cache hit");
 
-    // Cold miss: a fresh HOME each run (no cache), token from the fake ECR.
-    const cold: Sample = { ms: [], rssKb: [] };
-    for (let i = 0; i < COLD_RUNS; i++) {
-      const h = join(work, `cold${i}`);
-      mkdirSync(h);
-      const r = await timeOnce(BIN, ["get"], HOST, { ...baseEnv(h), ...awsEnv(fake, AKID, SECRET) });
-      if (r.code !== 0) throw new Error("cold get failed");
-      cold.ms.push(r.ms);
+    // Cold miss: a fresh HOME each run (no cache), a first token from each cloud's fake.
+    const coldMiss = async (name: string, host: string, envFor: (home: string) => Record<string, string>) => {
+      const cold: Sample = { ms: [], rssKb: [] };
+      for (let i = 0; i <= COLD_RUNS; i++) {
+        const h = join(work, `cold-${name}-${i}`);
+        mkdirSync(h);
+        if (i === COLD_RUNS) {
+          cold.rssKb.push(rssOnce(BIN, ["get"], host, envFor(h)));
+          break;
+        }
+        const r = await timeOnce(BIN, ["get"], host, envFor(h));
+        if (r.code !== 0) throw new Error(`cold get for ${name} failed`);
+        cold.ms.push(r.ms);
+      }
+      results.push([`docker-credential-cloud get, ${name} cold miss`, cold]);
+    };
+    await coldMiss("ECR", HOST, (h) => ({ ...baseEnv(h), ...awsEnv(fake, AKID, SECRET) }));
+
+    const google = await startFakeGoogle();
+    try {
+      await coldMiss("Google (metadata server)", "europe-west4-docker.pkg.dev", (h) => {
+        const e: Record<string, string> = { ...baseEnv(h), GCE_METADATA_HOST: google.metadataHost };
+        delete e.METADATA_SERVER_DETECTION;
+        return e;
+      });
+    } finally {
+      await google.close();
     }
-    cold.rssKb.push(rssOnce(BIN, ["get"], HOST, { ...baseEnv(join(work, "cold-rss")), ...awsEnv(fake, AKID, SECRET) }));
-    results.push(["docker-credential-cloud get, ECR cold miss", cold]);
+
+    mkdirSync(join(work, "azure-ca"));
+    const azure = await startFakeAzure({
+      ca: await makeCa(join(work, "azure-ca")),
+      clients: { "bench-app": { secret: "bench-secret" } },
+      registries: { "myregistry.azurecr.io": {} },
+      imds: { systemAssigned: true },
+    });
+    try {
+      await coldMiss("ACR (service principal)", "myregistry.azurecr.io", (h) => ({
+        ...baseEnv(h),
+        ...azure.env(),
+        AZURE_TENANT_ID: TENANT,
+        AZURE_CLIENT_ID: "bench-app",
+        AZURE_CLIENT_SECRET: "bench-secret",
+      }));
+      await coldMiss("ACR (managed identity)", "myregistry.azurecr.io", (h) => ({
+        ...baseEnv(h),
+        ...azure.env(),
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: azure.metadataUrl,
+      }));
+    } finally {
+      await azure.close();
+    }
 
     // The Go reference helper's own cache hit, if installed. It ignores AWS_ENDPOINT_URL, so its one
     // miss goes through the MITM proxy (HTTPS_PROXY + SSL_CERT_FILE) to the same fake.
@@ -145,7 +188,7 @@ const main = async () => {
   }
 
   console.log(
-    `${"scenario".padEnd(44)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"min".padStart(8)} ${"RSS MB".padStart(8)}`,
+    `${"scenario".padEnd(60)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"min".padStart(8)} ${"RSS MB".padStart(8)}`,
   );
   for (const [name, s] of results) console.log(row(name, s));
   const med = (name: string) => {

@@ -1,17 +1,27 @@
-export const HELP = `docker-credential-cloud — short-lived registry credentials for AWS ECR, Google (GCR and
-Artifact Registry) and Azure Container Registry, for Docker credential-helper clients.
+export const HELP = `docker-credential-cloud — short-lived registry credentials for AWS ECR, Google (Container Registry and
+Artifact Registry) and Azure Container Registry, for Docker credential-helper clients and the kubelet.
 
 Usage:
-  docker-credential-cloud get       read a registry URL on stdin, print {"ServerURL","Username","Secret"}
-  docker-credential-cloud store     (static credentials: not supported yet)
-  docker-credential-cloud erase     read a registry URL on stdin, drop its cached token
-  docker-credential-cloud list      print {"<registry>":"<username>"} for live cached tokens (no network)
+  docker-credential-cloud get       read a registry URL on stdin, print {"ServerURL","Username","Secret"}:
+                                    credentials stored with \`store\` first, then the registry's cloud
+  docker-credential-cloud store     read {"ServerURL","Username","Secret"} on stdin and keep it (docker login)
+  docker-credential-cloud erase     read a registry URL on stdin, drop its stored credentials and cached token
+  docker-credential-cloud list      print {"<server URL>":"<username>"}: stored registries and live cached
+                                    cloud tokens (local only, never the network)
   docker-credential-cloud version   print the version
+  docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
+                                    a CredentialProviderResponse on stdout (CredentialProviderConfig
+                                    args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
   docker-credential-cloud --help    this text
 
-Registries served without configuration:
-  ECR         <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] (all partitions, dual-stack), public.ecr.aws
-Other hosts get "credentials not found in native keychain" (exit 1), so clients pull anonymously.
+Registries served without configuration (host patterns anchored at both ends):
+  ECR         <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn], .amazonaws.eu, dual-stack
+              <account>.dkr-ecr[-fips].<region>.on.aws, ISO partitions; public.ecr.aws, ecr-public.aws.com
+  Google      gcr.io, <region>.gcr.io, <location>-docker.pkg.dev, docker.<location>.rep.pkg.dev,
+              container.cloud.google.com
+  ACR         <name>.azurecr.io, .azurecr.cn, .azurecr.us (more: azure.extraSuffixes in the config)
+Other hosts get "credentials not found in native keychain" (exit 1), so clients pull anonymously,
+unless credentials were stored for them with \`store\` or the config file maps them to a cloud.
 
 Docker config (~/.docker/config.json):
   {"credHelpers": {"123456789012.dkr.ecr.eu-west-1.amazonaws.com": "cloud"}}   or   {"credsStore": "cloud"}
@@ -24,7 +34,13 @@ Environment:
   DOCKER_CREDENTIAL_CLOUD_CACHE_DIR     token cache directory (default $XDG_CACHE_HOME/docker-credential-cloud)
   DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 60, 0 = never)
   DOCKER_CREDENTIAL_CLOUD_TIMEOUT       seconds per cloud HTTP request (default 10)
-  Cloud identities follow each cloud's own variables (AWS_*, ...).
+  DOCKER_CREDENTIAL_CLOUD_STORE         where \`store\` keeps secrets: auto (default: the OS keyring when one
+                                        answers, else a file), keyring, file
+  DOCKER_CREDENTIAL_CLOUD_DATA_DIR      the file store's directory (default $XDG_DATA_HOME/docker-credential-cloud)
+  Cloud identities follow each cloud's own conventions: AWS_* and ~/.aws (profiles, SSO, IRSA, instance
+  roles); GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
+  AZURE_* (service principal, workload identity), managed identity, az login.
 
-Exit codes: 0 success; 1 protocol error (the message is the single line on stdout).
+Exit codes: 0 success; 1 error — for the credential-helper verbs the message is the single line on
+stdout, in kubelet mode it is one line on stderr and stdout stays empty.
 `;
