@@ -6,7 +6,7 @@
 //   dist/bin/docker-credential-cloud  the launcher: its shebang names the Node that ran the build
 //                    (Node 24 from the `node` devDependency under npm scripts), so the helper runs on a
 //                    supported Node whatever `node` is first on PATH; it enables Node's compile cache.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -17,10 +17,15 @@ if (major < 22) {
   console.error(`build-cli: Node ${process.version} is too old; run the build through npm (npm run build)`);
   process.exit(1);
 }
-rmSync(join(root, "dist", "cli"), { recursive: true, force: true });
+// Built beside the old bundle and swapped in by rename, so a helper process started during a
+// rebuild never finds a half-written directory.
+const out = join(root, "dist", "cli");
+const next = `${out}.next-${process.pid}`;
+const old = `${out}.old-${process.pid}`;
+rmSync(next, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, "src", "cli.ts")],
-  outdir: join(root, "dist", "cli"),
+  outdir: next,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -29,10 +34,15 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
+if (existsSync(out)) renameSync(out, old);
+renameSync(next, out);
+rmSync(old, { recursive: true, force: true });
 const bin = join(root, "dist", "bin", "docker-credential-cloud");
 mkdirSync(dirname(bin), { recursive: true });
+const tmpBin = `${bin}.${process.pid}`;
 writeFileSync(
-  bin,
+  tmpBin,
   `#!${process.execPath}\nprocess.getBuiltinModule("node:module").enableCompileCache?.();\nawait import("../cli/cli.js");\n`,
 );
-chmodSync(bin, 0o755);
+chmodSync(tmpBin, 0o755);
+renameSync(tmpBin, bin);

@@ -1,10 +1,8 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
-import { readFileSync, writeSync } from "node:fs";
-import { homedir } from "node:os";
-import { parseArgs } from "node:util";
 import { handleDockerAction } from "./adapters/docker-helper.ts";
+import { fs, os, util } from "./builtins.ts";
 import { fileCache, noCache } from "./cache/cache.ts";
 import type { CredentialDeps } from "./credentials.ts";
 import { oneLine } from "./errors.ts";
@@ -12,6 +10,7 @@ import { HELP } from "./help.ts";
 import { createLogger } from "./log.ts";
 import { loadProvider } from "./providers/types.ts";
 import { loadSettings } from "./settings.ts";
+import { openStore } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 
 const writeAll = (fd: number, text: string): void => {
@@ -19,7 +18,7 @@ const writeAll = (fd: number, text: string): void => {
   let off = 0;
   while (off < buf.length) {
     try {
-      off += writeSync(fd, buf, off);
+      off += fs.writeSync(fd, buf, off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
     }
@@ -28,7 +27,7 @@ const writeAll = (fd: number, text: string): void => {
 
 const readStdin = async (): Promise<string> => {
   try {
-    return readFileSync(0, "utf8");
+    return fs.readFileSync(0, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EAGAIN") {
@@ -45,13 +44,13 @@ const stderr = (line: string) => writeAll(2, line);
 
 const run = async (argv: string[]): Promise<number> => {
   let parsed: ReturnType<
-    typeof parseArgs<{
+    typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
       allowPositionals: true;
     }>
   >;
   try {
-    parsed = parseArgs({
+    parsed = util.parseArgs({
       args: argv,
       options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
       allowPositionals: true,
@@ -75,7 +74,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 1;
   }
   const env = process.env;
-  const home = env.HOME || homedir();
+  const home = env.HOME || os.homedir();
   let settings: Awaited<ReturnType<typeof loadSettings>>;
   try {
     settings = await loadSettings(env, home);
@@ -94,7 +93,15 @@ const run = async (argv: string[]): Promise<number> => {
     : noCache;
   const deps: CredentialDeps = { settings, log, cache, now, loadProvider };
   const input = action === "get" || action === "erase" || action === "store" ? await readStdin() : "";
-  const result = await handleDockerAction(action, input, deps, VERSION);
+  const store = openStore({
+    dataDir: settings.dataDir,
+    mode: settings.storeBackend,
+    env: settings.env,
+    platform: process.platform,
+    log,
+    now,
+  });
+  const result = await handleDockerAction(action, input, deps, VERSION, store);
   writeAll(1, result.stdout);
   return result.code;
 };

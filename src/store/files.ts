@@ -1,0 +1,49 @@
+// Writers of the store's files (see readStoreFile in store.ts for the format and the rules):
+// atomic replacement with mode 0600 in a 0700 directory, under one cross-process lock. Loaded only
+// by store/erase, never on the `get` path.
+
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { STORE_FORMAT, StoreError } from "./store.ts";
+
+export const writeStoreFile = async (file: string, entries: Record<string, unknown>): Promise<void> => {
+  const { default: writeFileAtomic } = await import("write-file-atomic");
+  await writeFileAtomic(file, `${JSON.stringify({ version: STORE_FORMAT, entries }, null, 1)}\n`, { mode: 0o600 });
+};
+
+/**
+ * Runs `fn` holding the store's cross-process lock (every store/erase of every process of this
+ * user serialises here, so concurrent `docker login`s never lose each other's entries).
+ */
+export const withStoreLock = async <T>(
+  dir: string,
+  waitMs: number,
+  warn: (msg: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> => {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { lock } = await import("proper-lockfile");
+  const lockfilePath = join(dir, "store.lock");
+  const interval = 20;
+  const release = await lock(dir, {
+    lockfilePath,
+    realpath: false,
+    stale: 15_000,
+    update: 5_000,
+    retries: { retries: Math.ceil(waitMs / interval), factor: 1, minTimeout: interval, maxTimeout: interval * 3 },
+    // The default handler throws from a timer, which would kill the process mid-write.
+    onCompromised: (e) => warn(`${lockfilePath}: the store lock was compromised: ${e.message}`),
+  }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ELOCKED") {
+      throw new StoreError(
+        `${lockfilePath}: another docker-credential-cloud held the store lock for over ${waitMs} ms`,
+      );
+    }
+    throw e;
+  });
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => {});
+  }
+};
