@@ -2,6 +2,12 @@
 // exit code. Everything below receives plain values and returns strings.
 
 import { handleDockerAction } from "./adapters/docker-helper.ts";
+import {
+  handleKubeletRequest,
+  KUBELET_ACTION,
+  KUBELET_ARGS_HINT,
+  looksLikeKubeletRequest,
+} from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
 import { fileCache, noCache } from "./cache/cache.ts";
 import type { CredentialDeps } from "./credentials.ts";
@@ -56,7 +62,9 @@ const run = async (argv: string[]): Promise<number> => {
       allowPositionals: true,
     });
   } catch (e) {
-    writeAll(1, `${oneLine(e)}\n`);
+    // Extra flags in a kubelet config's `args`: the kubelet logs stderr, never stdout.
+    if (argv[0] === KUBELET_ACTION) writeAll(2, `docker-credential-cloud: ${oneLine(e)}; ${KUBELET_ARGS_HINT}\n`);
+    else writeAll(1, `${oneLine(e)}\n`);
     return 1;
   }
   const { values, positionals } = parsed;
@@ -70,6 +78,10 @@ const run = async (argv: string[]): Promise<number> => {
   }
   const action = positionals[0];
   if (action === undefined || positionals.length > 1) {
+    if (action === KUBELET_ACTION) {
+      writeAll(2, `docker-credential-cloud: unexpected argument "${positionals[1]}"; ${KUBELET_ARGS_HINT}\n`);
+      return 1;
+    }
     writeAll(1, HELP);
     return 1;
   }
@@ -79,7 +91,8 @@ const run = async (argv: string[]): Promise<number> => {
   try {
     settings = await loadSettings(env, home);
   } catch (e) {
-    writeAll(1, `docker-credential-cloud: ${oneLine(e)}\n`);
+    // In kubelet plugin mode stdout is for the response only; the kubelet logs stderr.
+    writeAll(action === KUBELET_ACTION ? 2 : 1, `docker-credential-cloud: ${oneLine(e)}\n`);
     return 1;
   }
   const log = createLogger(settings.logLevel, stderr);
@@ -92,7 +105,17 @@ const run = async (argv: string[]): Promise<number> => {
       })
     : noCache;
   const deps: CredentialDeps = { settings, log, cache, now, loadProvider };
-  const input = action === "get" || action === "erase" || action === "store" ? await readStdin() : "";
+  const input =
+    action === "get" || action === "erase" || action === "store" || action === KUBELET_ACTION ? await readStdin() : "";
+  // Kubelet plugin mode: selected by the config's `args: ["kubelet"]`, or detected when the
+  // kubelet's JSON arrives on `get` (a binary configured with `args: ["get"]` or copied from a
+  // docker-credential-* setup).
+  if (action === KUBELET_ACTION || (action === "get" && looksLikeKubeletRequest(input))) {
+    const r = await handleKubeletRequest(input, deps);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
   const store = openStore({
     dataDir: settings.dataDir,
     mode: settings.storeBackend,

@@ -5,7 +5,8 @@
 // throw, so a silent endpoint becomes a one-line error within a bound.
 
 import { ProviderError } from "../errors.ts";
-import type { EcrPublicRoute, EcrRoute, Route } from "../resolver.ts";
+import type { EcrPublicRoute, EcrRoute, Route, Workload } from "../resolver.ts";
+import type { Env } from "../settings.ts";
 import { classifyAwsError } from "./aws-errors.ts";
 import type { FetchContext, Token } from "./types.ts";
 
@@ -26,9 +27,36 @@ export const decodeAuthorizationToken = (b64: string): { username: string; secre
   return { username: text.slice(0, i), secret: text.slice(i + 1) };
 };
 
-const credentialsFor = async (route: EcrRoute | EcrPublicRoute, region: string, timeoutMs: number) => {
-  const { fromIni, fromNodeProviderChain, fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
+// Kubelet service-account token mode (KEP-4412), compatible with AWS's ecr-credential-provider:
+// the pod's token is exchanged with STS AssumeRoleWithWebIdentity for the role named by the
+// service account's annotation, else by AWS_ECR_ROLE_ARN in the provider's env. The node's own
+// identity is never used for such a request.
+export const WORKLOAD_ROLE_ANNOTATION = "eks.amazonaws.com/ecr-role-arn";
+const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
+
+export const workloadRoleArn = (workload: Workload, env: Env): string => {
+  const arn = workload.annotations[WORKLOAD_ROLE_ANNOTATION] || env.AWS_ECR_ROLE_ARN;
+  if (!arn) {
+    throw new ProviderError(
+      `the kubelet sent a service-account token but no role to assume: annotate the service account with ${WORKLOAD_ROLE_ANNOTATION}=<role ARN> and list that key in tokenAttributes.requiredServiceAccountAnnotationKeys, or set AWS_ECR_ROLE_ARN in the provider's env`,
+    );
+  }
+  return arn;
+};
+
+const credentialsFor = async (route: EcrRoute | EcrPublicRoute, region: string, timeoutMs: number, env: Env) => {
+  const { fromIni, fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } = await import(
+    "@aws-sdk/credential-providers"
+  );
   const clientConfig = { region, requestHandler: requestHandler(timeoutMs) };
+  if (route.workload) {
+    return fromWebToken({
+      roleArn: workloadRoleArn(route.workload, env),
+      webIdentityToken: route.workload.token,
+      roleSessionName: route.aws.roleSessionName ?? WORKLOAD_SESSION_NAME,
+      clientConfig,
+    });
+  }
   const base = route.aws.profile
     ? fromIni({ profile: route.aws.profile, clientConfig })
     : fromNodeProviderChain({ clientConfig });
@@ -52,7 +80,7 @@ const fetchPrivate = async (route: EcrRoute, ctx: FetchContext): Promise<Token> 
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
   const client = new ECRClient({
     region: route.region,
-    credentials: await credentialsFor(route, route.region, timeoutMs),
+    credentials: await credentialsFor(route, route.region, timeoutMs, env),
     useFipsEndpoint: route.fips && !customEndpoint,
     useDualstackEndpoint: route.dualStack && !customEndpoint,
     requestHandler: requestHandler(timeoutMs),
@@ -74,7 +102,7 @@ const fetchPublic = async (route: EcrPublicRoute, ctx: FetchContext): Promise<To
   const timeoutMs = ctx.settings.requestTimeoutMs;
   const client = new ECRPUBLICClient({
     region: PUBLIC_REGION,
-    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs),
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.settings.env),
     requestHandler: requestHandler(timeoutMs),
     maxAttempts: 2,
   });
@@ -99,6 +127,6 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     return route.provider === "ecr" ? await fetchPrivate(route, ctx) : await fetchPublic(route, ctx);
   } catch (e) {
     if (e instanceof ProviderError) throw e;
-    throw classifyAwsError(e, what, route.identity.label, !route.aws.profile && !route.aws.roleArn);
+    throw classifyAwsError(e, what, route.identity.label, !route.aws.profile && !route.aws.roleArn && !route.workload);
   }
 };
