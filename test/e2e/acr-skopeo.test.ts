@@ -25,8 +25,8 @@ import {
   writeFakeAz,
 } from "../support/fake-azure.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, type RunResult, runWithHosts, which } from "../support/namespace.ts";
-import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
+import { e2eSkip, type RunResult } from "../support/namespace.ts";
+import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
 import { type Ca, makeCa } from "../support/tls.ts";
 
 const HOST = "myregistry.azurecr.io";
@@ -35,12 +35,7 @@ const REPO = "e2e/hello";
 const AUTH_ERROR = /authentication required|unauthorized/i;
 const SP = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "e2e-app", AZURE_CLIENT_SECRET: "e2e-secret" };
 
-const missingTools = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const skip = !canUseNamespaces()
-  ? NAMESPACE_SKIP_REASON
-  : missingTools.length > 0
-    ? `missing tools: ${missingTools.join(", ")}`
-    : false;
+const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -96,43 +91,28 @@ describe("skopeo pulls from ACR through docker-credential-cloud", { skip }, () =
     home?: string,
   ): Promise<{ r: RunResult; dest: string; home: string }> => {
     assert.ok(registry && fake);
-    const n = ++pulls;
-    const h = home ?? join(work, `home${n}`);
+    const h = home ?? join(work, `home${++pulls}`);
     await mkdir(h, { recursive: true });
-    const authfile = join(h, `auth${n}.json`);
-    await writeFile(authfile, JSON.stringify(auth));
-    const dest = join(work, `pulled${n}`);
-    const r = await runWithHosts(
-      registry.hosts,
-      "skopeo",
-      [
-        "copy",
-        "--quiet",
-        "--authfile",
-        authfile,
-        "--src-cert-dir",
-        registry.certDir,
-        `docker://${HOST}/${REPO}:latest`,
-        `oci:${dest}:x`,
-      ],
-      {
-        env: {
-          PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          HOME: h,
-          TMPDIR: h,
-          XDG_CONFIG_HOME: join(h, ".config"),
-          XDG_CACHE_HOME: join(h, ".cache"),
-          XDG_DATA_HOME: join(h, ".local", "share"),
-          AZURE_CONFIG_DIR: join(h, ".azure"),
-          // No managed identity on this "machine"; the test CA for the helper's TLS.
-          AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9",
-          NODE_EXTRA_CA_CERTS: ca.certFile,
-          DOCKER_CREDENTIAL_CLOUD_LOG: "info",
-          ...env,
-        },
-        timeoutMs: 90_000,
+    const { r, dest } = await skopeoPull(registry, {
+      image: `${HOST}/${REPO}:latest`,
+      auth,
+      dir: work,
+      env: {
+        PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: h,
+        TMPDIR: h,
+        XDG_CONFIG_HOME: join(h, ".config"),
+        XDG_CACHE_HOME: join(h, ".cache"),
+        XDG_DATA_HOME: join(h, ".local", "share"),
+        AZURE_CONFIG_DIR: join(h, ".azure"),
+        // No managed identity on this "machine"; the test CA for the helper's TLS.
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9",
+        NODE_EXTRA_CA_CERTS: ca.certFile,
+        DOCKER_CREDENTIAL_CLOUD_LOG: "info",
+        ...env,
       },
-    );
+      timeoutMs: 90_000,
+    });
     return { r, dest, home: h };
   };
 

@@ -2,14 +2,14 @@
 // with credentials from the BUILT helper (credHelpers → docker-credential-cloud → fake ECR).
 // The ECR host name resolves to loopback only inside a private mount namespace.
 import assert from "node:assert/strict";
-import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, runWithHosts, which } from "../support/namespace.ts";
-import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
+import { e2eSkip } from "../support/namespace.ts";
+import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
 import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -21,8 +21,7 @@ const SECRET = "fake-e2e-secret";
 // What the fake ECR issues for this identity and region (see fake-aws.ts).
 const PASSWORD = `pw-us-east-1-${AKID}`;
 
-const missing = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const skip = !canUseNamespaces() ? NAMESPACE_SKIP_REASON : missing.length ? `missing: ${missing.join(", ")}` : false;
+const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 describe("skopeo pulls from ECR through docker-credential-cloud", { skip }, () => {
   let fake: FakeAws;
@@ -49,36 +48,20 @@ describe("skopeo pulls from ECR through docker-credential-cloud", { skip }, () =
   const pull = async (name: string, auth: object, helperHome = "helper-home") => {
     const home = join(work, name);
     await mkdir(home, { recursive: true });
-    const authfile = join(work, `${name}.json`);
-    await writeFile(authfile, JSON.stringify(auth));
     assert.ok(registry);
-    const dest = join(work, `${name}-out`);
-    const r = await runWithHosts(
-      registry.hosts,
-      "skopeo",
-      [
-        "copy",
-        "--quiet",
-        "--authfile",
-        authfile,
-        "--src-cert-dir",
-        registry.certDir,
-        `docker://${HOST}/${REPO}:v1`,
-        `oci:${dest}:x`,
-      ],
-      {
-        env: {
-          PATH: `${join(work, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          HOME: join(work, helperHome), // the token cache lives here
-          TMPDIR: home,
-          AWS_EC2_METADATA_DISABLED: "true",
-          NODE_EXTRA_CA_CERTS: "",
-          ...awsEnv(fake, AKID, SECRET),
-        },
-        timeoutMs: 60_000,
+    return skopeoPull(registry, {
+      image: `${HOST}/${REPO}:v1`,
+      auth,
+      dir: work,
+      env: {
+        PATH: `${join(work, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: join(work, helperHome), // the token cache lives here
+        TMPDIR: home,
+        AWS_EC2_METADATA_DISABLED: "true",
+        NODE_EXTRA_CA_CERTS: "",
+        ...awsEnv(fake, AKID, SECRET),
       },
-    );
-    return { r, dest };
+    });
   };
 
   test("the pull succeeds through credHelpers and returns the pushed image; a second pull is a cache hit", async () => {

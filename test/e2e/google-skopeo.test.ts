@@ -12,8 +12,8 @@ import { after, before, describe, test } from "node:test";
 import { BIN } from "../support/cli.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, type RunResult, runWithHosts, which } from "../support/namespace.ts";
-import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
+import { e2eSkip, type RunResult } from "../support/namespace.ts";
+import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
 
 const HOST = "europe-west4-docker.pkg.dev";
 const REGISTRY_IP = "127.0.0.4"; // assigned to this file in support/registry.ts
@@ -21,12 +21,7 @@ const REPO = "fake-project/images/hello";
 const USER = "oauth2accesstoken";
 const AUTH_ERROR = /authentication required|unauthorized/i;
 
-const missingTools = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const skip = !canUseNamespaces()
-  ? NAMESPACE_SKIP_REASON
-  : missingTools.length > 0
-    ? `missing tools: ${missingTools.join(", ")}`
-    : false;
+const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 describe("skopeo pulls from Artifact Registry through docker-credential-cloud", { skip }, () => {
   let work = "";
@@ -55,39 +50,25 @@ describe("skopeo pulls from Artifact Registry through docker-credential-cloud", 
     assert.ok(registry && fake);
     const home = join(work, `home${++pulls}`);
     await mkdir(home, { recursive: true });
-    const authfile = join(home, "auth.json");
-    await writeFile(authfile, JSON.stringify({ credHelpers: { [HOST]: "cloud" } }));
-    const dest = join(work, `pulled${pulls}`);
-    const r = await runWithHosts(
-      registry.hosts,
-      "skopeo",
-      [
-        "copy",
-        "--quiet",
-        "--authfile",
-        authfile,
-        "--src-cert-dir",
-        registry.certDir,
-        `docker://${HOST}/${REPO}:latest`,
-        `oci:${dest}:x`,
-      ],
-      {
-        env: {
-          // The gcloud trap first: the helper must never run gcloud. Then the built helper.
-          PATH: `${fake.gcloudTrapDir}:${join(BIN, "..")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          HOME: home,
-          TMPDIR: home,
-          XDG_CONFIG_HOME: join(home, ".config"),
-          XDG_CACHE_HOME: join(home, ".cache"),
-          XDG_DATA_HOME: join(home, ".local", "share"),
-          CLOUDSDK_CONFIG: join(home, ".config", "gcloud"),
-          NODE_EXTRA_CA_CERTS: "",
-          DOCKER_CREDENTIAL_CLOUD_LOG: "info",
-          ...env,
-        },
-        timeoutMs: 90_000,
+    const { r, dest } = await skopeoPull(registry, {
+      image: `${HOST}/${REPO}:latest`,
+      auth: { credHelpers: { [HOST]: "cloud" } },
+      dir: work,
+      env: {
+        // The gcloud trap first: the helper must never run gcloud. Then the built helper.
+        PATH: `${fake.gcloudTrapDir}:${join(BIN, "..")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: home,
+        TMPDIR: home,
+        XDG_CONFIG_HOME: join(home, ".config"),
+        XDG_CACHE_HOME: join(home, ".cache"),
+        XDG_DATA_HOME: join(home, ".local", "share"),
+        CLOUDSDK_CONFIG: join(home, ".config", "gcloud"),
+        NODE_EXTRA_CA_CERTS: "",
+        DOCKER_CREDENTIAL_CLOUD_LOG: "info",
+        ...env,
       },
-    );
+      timeoutMs: 90_000,
+    });
     return { r, dest, home };
   };
 

@@ -13,9 +13,9 @@ import type { OciImageInfo } from "../support/image.ts";
 import { readOciImage } from "../support/image.ts";
 import { startMitmProxy } from "../support/mitm.ts";
 import type { RunResult } from "../support/namespace.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, run, runWithHosts, which } from "../support/namespace.ts";
+import { e2eSkip, run, which } from "../support/namespace.ts";
 import type { Registry } from "../support/registry.ts";
-import { pushImage, startRegistry } from "../support/registry.ts";
+import { pushImage, skopeoPull, startRegistry } from "../support/registry.ts";
 import type { Ca } from "../support/tls.ts";
 import { makeCa } from "../support/tls.ts";
 
@@ -25,12 +25,7 @@ const REPO = "harness/hello";
 const NODE = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "node");
 const AUTH_ERROR = /authentication required|unauthorized/i;
 
-const missingTools = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const registrySkip = !canUseNamespaces()
-  ? NAMESPACE_SKIP_REASON
-  : missingTools.length > 0
-    ? `missing tools: ${missingTools.join(", ")}`
-    : false;
+const registrySkip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 /** Single-quotes a value for embedding in a generated shell script. */
 function shq(s: string): string {
@@ -97,33 +92,13 @@ describe("registry harness: skopeo pulls through a credential helper", {
   async function pull(auth: object): Promise<{ r: RunResult; dest: string }> {
     const n = ++pulls;
     const home = await mkdirp(join(work, `home${n}`)); // empty HOME: no ~/.docker fallbacks
-    const authfile = join(work, `auth${n}.json`);
-    await writeFile(authfile, JSON.stringify(auth));
-    const dest = join(work, `pulled${n}`);
     assert.ok(registry);
-    const r = await runWithHosts(
-      registry.hosts,
-      "skopeo",
-      [
-        "copy",
-        "--quiet",
-        "--authfile",
-        authfile,
-        "--src-cert-dir",
-        registry.certDir,
-        `docker://${ECR_HOST}/${REPO}:latest`,
-        `oci:${dest}:x`,
-      ],
-      {
-        env: {
-          PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-          HOME: home,
-          TMPDIR: home,
-        },
-        timeoutMs: 60_000,
-      },
-    );
-    return { r, dest };
+    return skopeoPull(registry, {
+      image: `${ECR_HOST}/${REPO}:latest`,
+      auth,
+      dir: work,
+      env: { PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: home, TMPDIR: home },
+    });
   }
 
   test("credHelpers entry → helper is asked for the ECR host and the pull returns the pushed image", async () => {

@@ -15,7 +15,7 @@ import { awsEnv, type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-a
 import type { OciImageInfo } from "../support/image.ts";
 import { readOciImage } from "../support/image.ts";
 import { type Auth, checkRun } from "../support/kubelet-checker.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, type RunResult, runWithHosts, which } from "../support/namespace.ts";
+import { e2eSkip, type RunResult, runWithHosts } from "../support/namespace.ts";
 import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
 import { makeCa } from "../support/tls.ts";
 
@@ -32,12 +32,7 @@ const POD_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6
 const POD_PASSWORD = `pw-us-east-1-${STS_CREDS.AssumeRoleWithWebIdentity.id}`;
 const AUTH_ERROR = /authentication required|unauthorized/i;
 
-const missing = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const skip = !canUseNamespaces()
-  ? NAMESPACE_SKIP_REASON
-  : missing.length > 0
-    ? `missing tools: ${missing.join(", ")}`
-    : false;
+const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 describe("kubelet plugin → keyring → pull from a real registry", { skip }, () => {
   let work = "";

@@ -11,8 +11,8 @@ import { after, before, describe, test } from "node:test";
 import { BIN, type CliResult, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
-import { canUseNamespaces, NAMESPACE_SKIP_REASON, runWithHosts, which } from "../support/namespace.ts";
-import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
+import { e2eSkip, runWithHosts, which } from "../support/namespace.ts";
+import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
 import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -35,8 +35,7 @@ const AWS_SECRET = "fake-store-e2e-secret";
 const ECR_PASSWORD = `pw-eu-central-1-${AKID}`; // what the fake ECR issues (see fake-aws.ts)
 const AUTH_ERROR = /authentication required|unauthorized/i;
 
-const missing = ["skopeo", "docker-registry", "htpasswd", "openssl"].filter((t) => !which(t));
-const skip = !canUseNamespaces() ? NAMESPACE_SKIP_REASON : missing.length ? `missing: ${missing.join(", ")}` : false;
+const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 describe("docker login/logout with credsStore: cloud, then pulls", { skip }, () => {
   let aws: FakeAws;
@@ -84,30 +83,15 @@ describe("docker login/logout with credsStore: cloud, then pulls", { skip }, () 
     ...awsEnv(aws, AKID, AWS_SECRET),
   });
 
-  let pulls = 0;
   const pull = async (home: string, host: string) => {
-    const n = ++pulls;
-    const authfile = join(work, `auth${n}.json`);
-    // skopeo reads credHelpers (not credsStore): both registries go to the same helper.
-    await writeFile(authfile, JSON.stringify({ credHelpers: { [PRIVATE]: "cloud", [ECR]: "cloud" } }));
-    const dest = join(work, `pulled${n}`);
     assert.ok(registry);
-    const r = await runWithHosts(
-      registry.hosts,
-      "skopeo",
-      [
-        "copy",
-        "--quiet",
-        "--authfile",
-        authfile,
-        "--src-cert-dir",
-        registry.certDir,
-        `docker://${host}/${REPO[host]}:v1`,
-        `oci:${dest}:x`,
-      ],
-      { env: helperEnv(home), timeoutMs: 60_000 },
-    );
-    return { r, dest };
+    return skopeoPull(registry, {
+      image: `${host}/${REPO[host]}:v1`,
+      // skopeo reads credHelpers (not credsStore): both registries go to the same helper.
+      auth: { credHelpers: { [PRIVATE]: "cloud", [ECR]: "cloud" } },
+      dir: work,
+      env: helperEnv(home),
+    });
   };
 
   const pulledImage = async (home: string, host: string) => {

@@ -10,24 +10,18 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli, TRACE_LOADS } from "../support/cli.ts";
-import { type FakeAzure, fakeAzRuns, startFakeAzure, TENANT, writeFakeAz } from "../support/fake-azure.ts";
-import { type Ca, makeCa } from "../support/tls.ts";
-import { tmpTree } from "../support/tmp.ts";
+import { runCli, TRACE_LOADS } from "../support/cli.ts";
+import { type FakeAzure, fakeAzRuns, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
+import type { tmpTree } from "../support/tmp.ts";
 
 const NOT_FOUND = "credentials not found in native keychain\n";
 const SP = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" };
 
 describe("ACR: errors, look-alikes and the cache", () => {
-  let ca: Ca;
   let fake: FakeAzure;
-  let work: string;
 
   before(async () => {
-    work = await tmpTree(undefined);
-    ca = await makeCa(work);
     fake = await startFakeAzure({
-      ca,
       clients: { "sp-app": { secret: "sp-secret-value" } },
       registries: {
         "myregistry.azurecr.io": {},
@@ -40,32 +34,17 @@ describe("ACR: errors, look-alikes and the cache", () => {
     });
   });
 
-  after(async () => {
-    await fake?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  after(() => fake?.close());
 
-  const setup = async (t: Parameters<typeof tmpTree>[0], extra: Record<string, string>, config?: unknown) => {
-    const home = await tmpTree(t);
-    const bin = join(home, "bin");
-    await mkdir(bin);
-    const azLog = join(home, "az.log");
-    await writeFakeAz(bin, { logFile: azLog, mode: "login" });
-    const env: Record<string, string> = {
-      ...baseEnv(home),
-      ...fake.env(),
+  /** A fresh HOME with a logged-out fake `az` first on PATH; returns env and the az log. */
+  const setup = (t: Parameters<typeof tmpTree>[0], extra: Record<string, string>, config?: unknown) =>
+    fakeAzureHome(
+      fake,
+      t,
       // Nothing listens on port 9: no managed identity on this "machine".
-      AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9",
-      PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-      ...extra,
-    };
-    if (config !== undefined) {
-      const file = join(home, "config.json");
-      await writeFile(file, JSON.stringify(config));
-      env.DOCKER_CREDENTIAL_CLOUD_CONFIG = file;
-    }
-    return { home, env, azLog };
-  };
+      { AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9", ...extra },
+      { config },
+    );
 
   test("no Azure identity: not found + hint, then remembered until `az login` changes ~/.azure", async (t) => {
     const { home, env, azLog } = await setup(t, {});

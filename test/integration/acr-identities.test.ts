@@ -4,10 +4,10 @@
 // that the answer is the GUID user with the refresh token the exchange minted for that identity.
 // Run `npm run build` first.
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import {
   ACR_AUDIENCE,
   ACR_USER,
@@ -15,20 +15,18 @@ import {
   type Call,
   type FakeAzure,
   fakeAzRuns,
+  fakeAzureHome,
   jwtClaims,
   startFakeAzure,
   TENANT,
-  writeFakeAz,
 } from "../support/fake-azure.ts";
 import { run } from "../support/namespace.ts";
-import { type Ca, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const REGISTRY = "myregistry.azurecr.io";
 const SP = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" };
 
 describe("ACR: each identity source against its fake", () => {
-  let ca: Ca;
   let fake: FakeAzure;
   let work: string;
   let certPath: string;
@@ -36,7 +34,6 @@ describe("ACR: each identity source against its fake", () => {
 
   before(async () => {
     work = await tmpTree(undefined);
-    ca = await makeCa(work);
     // A client certificate for ClientCertificateCredential: key and certificate in one PEM.
     certPath = join(work, "client.pem");
     const keyFile = join(work, "client.key");
@@ -60,7 +57,6 @@ describe("ACR: each identity source against its fake", () => {
     const certPem = await readFile(crtFile, "utf8");
     await writeFile(certPath, `${await readFile(keyFile, "utf8")}${certPem}`);
     fake = await startFakeAzure({
-      ca,
       clients: {
         "sp-app": { secret: "sp-secret-value" },
         "cert-app": { certPem },
@@ -81,29 +77,11 @@ describe("ACR: each identity source against its fake", () => {
   });
 
   /** A fresh HOME (so a fresh cache) with a fake `az` first on PATH; returns env and the az log. */
-  const setup = async (
+  const setup = (
     t: Parameters<typeof tmpTree>[0],
     extra: Record<string, string>,
     opts: { az?: "ok" | "login"; config?: unknown } = {},
-  ) => {
-    const home = await tmpTree(t);
-    const bin = join(home, "bin");
-    await mkdir(bin);
-    const azLog = join(home, "az.log");
-    await writeFakeAz(bin, { logFile: azLog, mode: opts.az ?? "login", token: azToken });
-    const env: Record<string, string> = {
-      ...baseEnv(home),
-      ...fake.env(),
-      PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-      ...extra,
-    };
-    if (opts.config !== undefined) {
-      const file = join(home, "config.json");
-      await writeFile(file, JSON.stringify(opts.config));
-      env.DOCKER_CREDENTIAL_CLOUD_CONFIG = file;
-    }
-    return { home, env, azLog };
-  };
+  ) => fakeAzureHome(fake, t, extra, { ...opts, token: azToken });
 
   /** Runs `get host` and returns the docker answer, the refresh token's claims and the new calls. */
   const get = async (env: Record<string, string>, host = REGISTRY) => {

@@ -6,14 +6,12 @@
 // The provider runs in a child Node (src/*.ts through type stripping), because NODE_EXTRA_CA_CERTS,
 // which makes the test CA trusted, is only read at process start.
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { baseEnv, ROOT } from "../support/cli.ts";
 import { ACR_USER, type FakeAzure, jwtClaims, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { run } from "../support/namespace.ts";
-import { type Ca, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const NODE = process.execPath;
@@ -40,15 +38,10 @@ try {
 `;
 
 describe("ACR in kubelet service-account token mode", () => {
-  let ca: Ca;
   let fake: FakeAzure;
-  let work: string;
 
   before(async () => {
-    work = await tmpTree(undefined);
-    ca = await makeCa(work);
     fake = await startFakeAzure({
-      ca,
       tenants: [TENANT, "pod-tenant"],
       // The node's own identity (a service principal in the environment) must NOT be used.
       clients: { "node-sp": { secret: "node-secret" }, "pod-client": { federatedTokens: [POD_TOKEN] } },
@@ -56,10 +49,7 @@ describe("ACR in kubelet service-account token mode", () => {
     });
   });
 
-  after(async () => {
-    await fake?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  after(() => fake?.close());
 
   const callProvider = async (t: Parameters<typeof tmpTree>[0], annotations: Record<string, string>) => {
     const home = await tmpTree(t);

@@ -3,13 +3,12 @@
 // (a service principal, a managed identity) and the pod's service-account token as a federated
 // client assertion. ACR answers with the GUID username and the registry refresh token.
 import assert from "node:assert/strict";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, type CliResult, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { ACR_USER, type FakeAzure, jwtClaims, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type CheckOptions, checkRun } from "../support/kubelet-checker.ts";
-import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const REGISTRY = "myregistry.azurecr.io";
@@ -22,21 +21,15 @@ const TENANT_ANNOTATION = "kubernetes.azure.com/acr-tenant-id";
 const AZURE_SDK = /node_modules\/@azure\//;
 
 let fake: FakeAzure;
-let work: string;
 before(async () => {
-  work = await tmpTree(undefined);
   fake = await startFakeAzure({
-    ca: await makeCa(work),
     tenants: [TENANT, "pod-tenant"],
     clients: { "node-sp": { secret: "node-secret" }, "pod-client": { federatedTokens: [POD_TOKEN] } },
     registries: { [REGISTRY]: {}, "denied.azurecr.io": { deny: 403 } },
     imds: { systemAssigned: true },
   });
 });
-after(async () => {
-  await fake?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+after(() => fake?.close());
 
 const request = (image: string, apiVersion = V1, extra: Record<string, unknown> = {}) =>
   `${JSON.stringify({ kind: "CredentialProviderRequest", apiVersion, image, ...extra })}\n`;

@@ -12,13 +12,16 @@
 // 404: a 404 makes MSAL retry IMDS for ~15 s) and are listed in `unexpected`.
 
 import { constants, createPublicKey, randomBytes, verify } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { baseEnv } from "./cli.ts";
 import { type MitmProxy, startMitmProxy } from "./mitm.ts";
-import type { Ca } from "./tls.ts";
+import { type Ca, makeCa } from "./tls.ts";
+import { tmpTree } from "./tmp.ts";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const ACR_AUDIENCE = "https://containerregistry.azure.net";
@@ -67,7 +70,8 @@ export interface FakeRegistry {
 }
 
 export interface FakeAzureOptions {
-  ca: Ca;
+  /** The CA the proxy's leaves chain to (e2e: shared with the registry); default a fresh one, removed by close(). */
+  ca?: Ca;
   /** Tenants the token endpoint knows (default [TENANT]). */
   tenants?: string[];
   /** Hosts answered as Entra ID, besides ENTRA_HOSTS (custom authorities). */
@@ -175,6 +179,11 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
   const unexpected: Call[] = [];
   const tokens = new Map<string, Record<string, unknown>>();
   const now = () => Math.floor(Date.now() / 1000);
+  const caDir = opts.ca ? undefined : await mkdtemp(join(tmpdir(), "dcc-fake-azure-"));
+  const ca = opts.ca ?? (await makeCa(caDir as string));
+  const removeCaDir = async () => {
+    if (caDir) await rm(caDir, { recursive: true, force: true });
+  };
 
   const mintAccessToken = (claims: { aud: string; tid?: string; src: string; appid?: string }): string => {
     const full = {
@@ -399,7 +408,13 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     return notRouted(call, res);
   };
 
-  const proxy = await startMitmProxy({ ca: opts.ca, handler: dispatch });
+  let proxy: MitmProxy;
+  try {
+    proxy = await startMitmProxy({ ca, handler: dispatch });
+  } catch (e) {
+    await removeCaDir();
+    throw e;
+  }
 
   const sockets = new Set<Socket>();
   const meta = createServer((req, res) => {
@@ -419,6 +434,7 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     });
   } catch (e) {
     await proxy.close();
+    await removeCaDir();
     throw e;
   }
   const metadataUrl = `http://127.0.0.1:${(meta.address() as AddressInfo).port}`;
@@ -434,7 +450,7 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     env: () => ({
       HTTPS_PROXY: proxy.url,
       NO_PROXY: "127.0.0.1,localhost",
-      NODE_EXTRA_CA_CERTS: opts.ca.certFile,
+      NODE_EXTRA_CA_CERTS: ca.certFile,
       AZURE_POD_IDENTITY_AUTHORITY_HOST: metadataUrl,
     }),
     close: async () => {
@@ -443,8 +459,39 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
         meta.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
+      await removeCaDir();
     },
   };
+}
+
+/**
+ * A fresh HOME (so a fresh cache; removed after test `t`) with a fake `az` first on PATH, and the
+ * env the built CLI runs with there: baseEnv, then fake.env(), then `extra`. `config`, when given,
+ * is written to HOME/config.json and named by DOCKER_CREDENTIAL_CLOUD_CONFIG.
+ */
+export async function fakeAzureHome(
+  fake: FakeAzure,
+  t: Parameters<typeof tmpTree>[0],
+  extra: Record<string, string>,
+  opts: { az?: "ok" | "login"; token?: string; config?: unknown } = {},
+): Promise<{ home: string; env: Record<string, string>; azLog: string }> {
+  const home = await tmpTree(t);
+  const bin = join(home, "bin");
+  await mkdir(bin);
+  const azLog = join(home, "az.log");
+  await writeFakeAz(bin, { logFile: azLog, mode: opts.az ?? "login", token: opts.token });
+  const env: Record<string, string> = {
+    ...baseEnv(home),
+    ...fake.env(),
+    PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    ...extra,
+  };
+  if (opts.config !== undefined) {
+    const file = join(home, "config.json");
+    await writeFile(file, JSON.stringify(opts.config));
+    env.DOCKER_CREDENTIAL_CLOUD_CONFIG = file;
+  }
+  return { home, env, azLog };
 }
 
 /**

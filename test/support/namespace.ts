@@ -121,6 +121,16 @@ export function canUseNamespaces(): boolean {
 export const NAMESPACE_SKIP_REASON =
   "needs root with a working `unshare -m` + `mount --bind` (private /etc/hosts); CI runs as root";
 
+/**
+ * The `skip` option for an e2e suite: NAMESPACE_SKIP_REASON when canUseNamespaces() is false, else
+ * the `tools` missing from PATH, else false (it runs).
+ */
+export function e2eSkip(tools: readonly string[]): string | false {
+  if (!canUseNamespaces()) return NAMESPACE_SKIP_REASON;
+  const missing = tools.filter((t) => !which(t));
+  return missing.length > 0 ? `missing tools: ${missing.join(", ")}` : false;
+}
+
 /** Text of a hosts file: localhost entries plus one line per name → ip mapping (validated). */
 export function hostsFileText(hosts: Record<string, string>): string {
   const lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"];

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import type { OciImageInfo } from "./image.ts";
 import { writeOciLayout } from "./image.ts";
+import type { RunResult } from "./namespace.ts";
 import { run, runWithHosts, which } from "./namespace.ts";
 import type { Ca } from "./tls.ts";
 import { issueCert } from "./tls.ts";
@@ -243,4 +244,36 @@ export async function pushImage(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pulls `docker://<image>` (host one of registry.hostnames) with `skopeo copy`, resolving the host
+ * through the hosts namespace: writes `auth` as the --authfile and picks a fresh oci: destination,
+ * both in a new directory under `dir`. The image lands in `dest` with tag "x". `env` REPLACES the
+ * environment (PATH, HOME, proxies … are the caller's); `r` is skopeo's result, whatever its code.
+ */
+export async function skopeoPull(
+  registry: Registry,
+  opts: { image: string; auth: object; dir: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<{ r: RunResult; dest: string }> {
+  const pullDir = await mkdtemp(join(opts.dir, "pull-"));
+  const authfile = join(pullDir, "auth.json");
+  await writeFile(authfile, JSON.stringify(opts.auth));
+  const dest = join(pullDir, "oci");
+  const r = await runWithHosts(
+    registry.hosts,
+    "skopeo",
+    [
+      "copy",
+      "--quiet",
+      "--authfile",
+      authfile,
+      "--src-cert-dir",
+      registry.certDir,
+      `docker://${opts.image}`,
+      `oci:${dest}:x`,
+    ],
+    { env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 },
+  );
+  return { r, dest };
 }
