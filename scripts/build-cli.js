@@ -5,7 +5,11 @@
 //                    a cache hit's instructions (measured with callgrind).
 //   dist/bin/docker-credential-cloud  the launcher: its shebang names the Node that ran the build
 //                    (Node 24 from the `node` devDependency under npm scripts), so the helper runs on a
-//                    supported Node whatever `node` is first on PATH; it enables Node's compile cache.
+//                    supported Node whatever `node` is first on PATH.
+// Node's compile cache is deliberately NOT enabled by default: its default directory is under the
+// shared os.tmpdir() with a predictable name, so another local user could plant cache entries that
+// a root helper (containerd, the kubelet) would load. Users who want it set NODE_COMPILE_CACHE to a
+// private directory, which Node honours by itself.
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,7 +46,7 @@ mkdirSync(dirname(bin), { recursive: true });
 const tmpBin = `${bin}.${process.pid}`;
 writeFileSync(
   tmpBin,
-  `#!${process.execPath}\nprocess.getBuiltinModule("node:module").enableCompileCache?.();\nawait import("../cli/cli.js");\n`,
+  `#!${process.execPath}\nawait import("../cli/cli.js");\n`,
 );
 chmodSync(tmpBin, 0o755);
 renameSync(tmpBin, bin);

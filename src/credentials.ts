@@ -5,7 +5,7 @@
 
 import { fs } from "./builtins.ts";
 import { LockUnavailableError, type TokenCache } from "./cache/cache.ts";
-import { isFresh, isUsable, type TokenEntry } from "./cache/entry.ts";
+import { type Entry, isFresh, isUsable, type TokenEntry } from "./cache/entry.ts";
 import { NoIdentityError, NotFoundError, oneLine } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { FetchContext, ProviderLoader } from "./providers/types.ts";
@@ -59,14 +59,38 @@ export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Cr
     log.debug(`cache hit for ${route.host} (${route.identity.label})`);
     return toCredentials(hit, route);
   }
-  const negative = all[route.negativeKey];
-  if (negative?.kind === "none" && now() < negative.expiresAt) {
-    if (negative.fingerprint === (await fingerprint(route.identity.watch))) throw new NoIdentityError(negative.reason);
+  // Past half-life, or absent. A still-usable token beats "no identity here": an instance
+  // metadata blip must not turn private pulls into anonymous ones.
+  const serveStale = (stale: TokenEntry | undefined, why: string): Credentials | undefined => {
+    if (!stale || !isUsable(stale, now())) return undefined;
+    log.warn(
+      `refreshing the token for ${route.host} failed (${why}); serving the cached one, valid until ${new Date(stale.expiresAt).toISOString()}`,
+    );
+    return toCredentials(stale, route);
+  };
+  const knownAbsent = async (entries: Record<string, Entry>): Promise<string | undefined> => {
+    const negative = entries[route.negativeKey];
+    if (negative?.kind !== "none" || now() >= negative.expiresAt) return undefined;
+    return negative.fingerprint === (await fingerprint(route.identity.watch)) ? negative.reason : undefined;
+  };
+  const absent = await knownAbsent(all);
+  if (absent !== undefined) {
+    const stale = serveStale(hit?.kind === "token" ? hit : undefined, absent);
+    if (stale) return stale;
+    throw new NoIdentityError(absent);
   }
   const fetchOnce = async (): Promise<Credentials> => {
-    const again = await cache.read(route.cacheKey);
+    // Another process may have fetched (or learnt there is no identity) while we waited.
+    const latest = await cache.readAll();
+    const again = latest[route.cacheKey];
     if (again?.kind === "token" && isFresh(again, now())) return toCredentials(again, route);
     const stale = again?.kind === "token" ? again : hit?.kind === "token" ? hit : undefined;
+    const absentNow = await knownAbsent(latest);
+    if (absentNow !== undefined) {
+      const served = serveStale(stale, absentNow);
+      if (served) return served;
+      throw new NoIdentityError(absentNow);
+    }
     const ctx: FetchContext = { settings: deps.settings, log, now };
     try {
       const provider = await deps.loadProvider(route.provider);
@@ -84,27 +108,20 @@ export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Cr
       log.info(`fetched a token for ${route.host} with ${route.identity.label}`);
       return toCredentials(entry, route);
     } catch (e) {
-      if (e instanceof NoIdentityError) {
-        if (deps.settings.negativeTtlMs > 0) {
-          const at = now();
-          await cache
-            .put(route.negativeKey, {
-              kind: "none",
-              fetchedAt: at,
-              expiresAt: at + deps.settings.negativeTtlMs,
-              fingerprint: await fingerprint(route.identity.watch),
-              reason: e.message,
-            })
-            .catch(() => {});
-        }
-        throw e;
+      if (e instanceof NoIdentityError && deps.settings.negativeTtlMs > 0) {
+        const at = now();
+        await cache
+          .put(route.negativeKey, {
+            kind: "none",
+            fetchedAt: at,
+            expiresAt: at + deps.settings.negativeTtlMs,
+            fingerprint: await fingerprint(route.identity.watch),
+            reason: e.message,
+          })
+          .catch(() => {});
       }
-      if (stale && isUsable(stale, now())) {
-        log.warn(
-          `refreshing the token for ${route.host} failed (${oneLine(e)}); serving the cached one, valid until ${new Date(stale.expiresAt).toISOString()}`,
-        );
-        return toCredentials(stale, route);
-      }
+      const served = serveStale(stale, oneLine(e));
+      if (served) return served;
       throw e;
     }
   };

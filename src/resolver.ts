@@ -92,8 +92,13 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
   const { env, home, config } = settings;
   const rule = findRule(host, config.registries);
   if (rule?.provider === "none") return null;
-  const provider = rule?.provider ?? providerForHost(host, config.azure.extraSuffixes);
-  if (!provider) return null;
+  const shape = providerForHost(host, config.azure.extraSuffixes);
+  // Only a literal host can be mapped to a cloud by configuration. A wildcard rule that names a
+  // provider applies to that cloud's own hosts only: "*.azurecr.*" with provider acr must not send
+  // an Entra token to "x.azurecr.attacker".
+  const mapsCustomHost = rule?.provider !== undefined && !rule.match.includes("*");
+  const provider = mapsCustomHost ? rule.provider : shape;
+  if (!provider || (rule?.provider !== undefined && rule.provider !== provider)) return null;
   switch (provider) {
     case "ecr": {
       const aws = rule?.aws ?? {};

@@ -18,7 +18,6 @@ export interface IdentityInfo {
 // Variables that select the identity or the endpoints it talks to.
 const AWS_KEY_VARS = [
   "AWS_PROFILE",
-  "AWS_DEFAULT_PROFILE",
   "AWS_CONFIG_FILE",
   "AWS_SHARED_CREDENTIALS_FILE",
   "AWS_ROLE_ARN",
@@ -37,13 +36,21 @@ const AWS_KEY_VARS = [
   "AWS_USE_DUALSTACK_ENDPOINT",
 ] as const;
 
+/**
+ * Whether the identity was chosen explicitly (config rule, AWS_PROFILE, IRSA variables). Then a
+ * failure to load credentials is a broken setup to report, not "no AWS identity on this machine".
+ */
+export const awsIdentityIsExplicit = (env: Env, rule: AwsIdentity = {}): boolean =>
+  Boolean(rule.profile || rule.roleArn || env.AWS_PROFILE || (env.AWS_ROLE_ARN && env.AWS_WEB_IDENTITY_TOKEN_FILE));
+
 export const awsIdentity = (env: Env, home: string, rule: AwsIdentity = {}): IdentityInfo => {
-  const profile = rule.profile ?? env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE;
+  // The JS SDK's chain: a profile named by AWS_PROFILE wins over environment keys (the SDK warns
+  // when both are set); AWS_DEFAULT_PROFILE is not read by it.
+  const profile = rule.profile ?? env.AWS_PROFILE;
   const accessKey = env.AWS_ACCESS_KEY_ID;
   let base: string;
-  if (rule.profile) base = `profile ${rule.profile}`;
+  if (profile) base = `profile ${profile}`;
   else if (accessKey) base = `environment access key #${digest(accessKey).slice(0, 8)}`;
-  else if (profile) base = `profile ${profile}`;
   else if (env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN) base = `web identity ${env.AWS_ROLE_ARN}`;
   else if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)
     base = "container credentials endpoint";

@@ -18,6 +18,7 @@ import { type AzureSource, planAzure } from "../identity/azure.ts";
 import { scrub } from "../log.ts";
 import type { AcrRoute, Route } from "../resolver.ts";
 import { VERSION } from "../version.ts";
+import { withDeadline } from "./deadline.ts";
 import type { FetchContext, Token } from "./types.ts";
 
 /** The user name ACR expects with a refresh token (what `az acr login --expose-token` prints). */
@@ -255,14 +256,6 @@ const attemptsFor = (
 };
 
 /** `p`, or a "timed out" error after `ms`: a backstop for retries the library cannot abort. */
-const within = <T>(p: Promise<T>, ms: number): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-};
-
 interface EntraToken {
   token: string;
   label: string;
@@ -289,12 +282,13 @@ const entraToken = async (route: AcrRoute, ctx: FetchContext, id: Identity, scop
     let got: AccessToken | null;
     try {
       const credential = (a.make as () => TokenCredential)();
-      got = await within(
+      got = await withDeadline(
         credential.getToken(scope, {
           abortSignal: AbortSignal.timeout(budgetMs),
           ...(a.kind === "managed" ? { requestOptions: { timeout: IMDS_PROBE_TIMEOUT_MS } } : {}),
         }),
         budgetMs,
+        () => new Error(`timed out after ${budgetMs / 1000} s`),
       );
     } catch (e) {
       if (isUnavailable(e)) {

@@ -40,7 +40,12 @@ const NETWORK = new Set([
 export const classifyAwsError = (e: unknown, what: string, label: string, defaultChain: boolean): Error => {
   const err = (e ?? {}) as AwsErrorLike;
   const name = err.name ?? "";
-  const msg = oneLine(e);
+  // A failing credential_process surfaces as "Command failed: <command line> <its stderr>": both
+  // may hold secrets, so neither is repeated.
+  const raw = oneLine(e);
+  const msg = /Command failed:/.test(raw)
+    ? `${raw.slice(0, raw.indexOf("Command failed:"))}credential_process failed (its command line and output are not shown; run it by hand to see why)`
+    : raw;
   if (
     name === "CredentialsProviderError" &&
     defaultChain &&

@@ -5,9 +5,11 @@
 // throw, so a silent endpoint becomes a one-line error within a bound.
 
 import { ProviderError } from "../errors.ts";
+import { awsIdentityIsExplicit } from "../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route, Workload } from "../resolver.ts";
 import type { Env } from "../settings.ts";
 import { classifyAwsError } from "./aws-errors.ts";
+import { withDeadline } from "./deadline.ts";
 import type { FetchContext, Token } from "./types.ts";
 
 const PUBLIC_REGION = "us-east-1";
@@ -57,8 +59,12 @@ const credentialsFor = async (route: EcrRoute | EcrPublicRoute, region: string, 
       clientConfig,
     });
   }
-  const base = route.aws.profile
-    ? fromIni({ profile: route.aws.profile, clientConfig })
+  // A profile named in the config or by AWS_PROFILE is resolved directly, so its own error
+  // (a failing credential_process, an expired SSO session) is reported instead of the chain's
+  // "Could not load credentials from any providers".
+  const profile = route.aws.profile ?? env.AWS_PROFILE;
+  const base = profile
+    ? fromIni({ profile, clientConfig })
     : fromNodeProviderChain({ clientConfig });
   if (!route.aws.roleArn) return base;
   return fromTemporaryCredentials({
@@ -123,10 +129,21 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     route.provider === "ecr"
       ? `ECR GetAuthorizationToken for ${route.host} (${route.region})`
       : "ECR Public GetAuthorizationToken";
+  // Per-request timeouts bound each HTTP call; this bounds the whole of credential resolution too
+  // (a credential_process that never exits, chained role assumptions, retries).
+  const budgetMs = 3 * ctx.settings.requestTimeoutMs;
   try {
-    return route.provider === "ecr" ? await fetchPrivate(route, ctx) : await fetchPublic(route, ctx);
+    return await withDeadline(
+      route.provider === "ecr" ? fetchPrivate(route, ctx) : fetchPublic(route, ctx),
+      budgetMs,
+      () =>
+        new ProviderError(
+          `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
+        ),
+    );
   } catch (e) {
     if (e instanceof ProviderError) throw e;
-    throw classifyAwsError(e, what, route.identity.label, !route.aws.profile && !route.aws.roleArn && !route.workload);
+    const defaultChain = !route.workload && !awsIdentityIsExplicit(ctx.settings.env, route.aws);
+    throw classifyAwsError(e, what, route.identity.label, defaultChain);
   }
 };

@@ -25,6 +25,7 @@ import { adcFile, explicitCredentialsFile } from "../identity/google.ts";
 import { scrub } from "../log.ts";
 import type { GoogleRoute, Route } from "../resolver.ts";
 import type { Env } from "../settings.ts";
+import { withDeadline } from "./deadline.ts";
 import type { FetchContext, Token } from "./types.ts";
 
 export const GOOGLE_USERNAME = "oauth2accesstoken";
@@ -467,18 +468,6 @@ export const classifyGoogleError = (e: unknown, host: string, plan: Plan, timeou
 };
 
 // ---------------------------------------------------------------------------------------------
-
-const withDeadline = async <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([p, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token> => {
   if (route.provider !== "google") throw new Error(`google provider cannot serve ${route.provider}`);

@@ -276,6 +276,57 @@ describe("failures", () => {
     assert.equal(fake.badSignatures.length > 0, true);
   });
 
+  test("a failing credential_process: exit 1, and neither its command line nor its output is repeated", async (t) => {
+    reset();
+    const h = await home(t);
+    const script = join(h, "leaky.sh");
+    await writeFile(script, `#!/bin/sh\necho "vault says hvs.CAESIFAKEVAULTTOKEN0123456789abcdefghij" >&2\nexit 3\n`);
+    await chmod(script, 0o755);
+    await writeFile(
+      join(h, "cfg"),
+      `[profile proc]\ncredential_process = ${script} --token hvs.CAESIARGTOKEN0123456789abcdefghijkl\n`,
+    );
+    const r = await get(HOST, {
+      ...baseEnv(h),
+      AWS_ENDPOINT_URL: fake.url,
+      AWS_PROFILE: "proc",
+      AWS_CONFIG_FILE: join(h, "cfg"),
+    });
+    assert.equal(r.code, 1, "a broken explicit profile is an error, not 'no identity'");
+    assert.match(r.stdout, /credential_process failed/);
+    assert.doesNotMatch(r.stdout + r.stderr, /hvs\.CAES/);
+  });
+
+  test("a credential_process that never exits is cut off by the overall deadline", async (t) => {
+    reset();
+    const h = await home(t);
+    await writeFile(join(h, "cfg"), "[profile slow]\ncredential_process = /bin/sleep 1000\n");
+    const r = await get(HOST, {
+      ...baseEnv(h),
+      AWS_ENDPOINT_URL: fake.url,
+      AWS_PROFILE: "slow",
+      AWS_CONFIG_FILE: join(h, "cfg"),
+      DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1",
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /did not finish within 3 s/);
+  });
+
+  test("AWS_PROFILE wins over environment keys, as in the SDK, and the label says so", async (t) => {
+    reset();
+    const h = await home(t, {
+      ".aws/credentials": "[dev]\naws_access_key_id = AKIAFAKEPROFILEKEY01\naws_secret_access_key = profile-secret\n",
+    });
+    const r = await get(HOST, {
+      ...baseEnv(h),
+      ...awsEnv(fake, AKID, SECRET),
+      AWS_PROFILE: "dev",
+      DOCKER_CREDENTIAL_CLOUD_LOG: "info",
+    });
+    assert.equal(ok(r).Secret, "pw-eu-west-1-AKIAFAKEPROFILEKEY01");
+    assert.match(r.stderr, /with profile dev/);
+  });
+
   test("no AWS identity at all: not-found (anonymous pulls keep working), a hint, then the negative cache", async (t) => {
     reset();
     const h = await home(t);

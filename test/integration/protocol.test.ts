@@ -66,13 +66,16 @@ test("an explicit config path that does not exist is an error", async (t) => {
 test("a custom host maps to ECR only by explicit configuration", async (t) => {
   const h = await tmpTree(t, {
     ".config/docker-credential-cloud/config.yaml":
-      'registries:\n  - match: registry.corp.example\n    provider: none\n  - match: "*.corp.example"\n    provider: ecr\n',
+      'registries:\n  - match: registry.corp.example\n    provider: none\n  - match: mirror.corp.example\n    provider: ecr\n  - match: "*.corp.example"\n    provider: ecr\n',
   });
   const none = await runCli(["get"], "registry.corp.example", baseEnv(h));
   assert.equal(none.stdout, "credentials not found in native keychain\n");
   const missingRegion = await runCli(["get"], "mirror.corp.example", baseEnv(h));
   assert.equal(missingRegion.code, 1);
   assert.match(missingRegion.stdout, /mapped to ecr but its rule sets no aws\.region/);
+  // A wildcard rule cannot map arbitrary hosts to a cloud: only that cloud's own hosts.
+  const wildcard = await runCli(["get"], "other.corp.example", baseEnv(h));
+  assert.equal(wildcard.stdout, "credentials not found in native keychain\n");
 });
 
 test("bad environment values are one-line errors", async (t) => {
@@ -81,6 +84,6 @@ test("bad environment values are one-line errors", async (t) => {
   assert.equal(r.code, 1);
   assert.equal(
     r.stdout,
-    'docker-credential-cloud: DOCKER_CREDENTIAL_CLOUD_TIMEOUT: expected a number of seconds, got "soon"\n',
+    'docker-credential-cloud: DOCKER_CREDENTIAL_CLOUD_TIMEOUT: expected a number of seconds from 0 to 86400, got "soon"\n',
   );
 });

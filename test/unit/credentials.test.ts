@@ -118,3 +118,19 @@ test("concurrent misses in one process share one fetch", async (t) => {
   await Promise.all(Array.from({ length: 10 }, () => hostCredentials(HOST, d)));
   assert.equal(p.calls, 1);
 });
+
+test("no identity on refresh: a still-usable token is served, and the negative entry does not hide it", async (t) => {
+  const dir = await tmpTree(t);
+  const clock = { t: 1_000_000 };
+  const p = counting((n) =>
+    n === 1 ? { username: "AWS", secret: "one", expiresAt: clock.t + 12 * HOUR } : new NoIdentityError("IMDS blip"),
+  );
+  const d = deps(dir, p, clock);
+  assert.equal((await hostCredentials(HOST, d)).secret, "one");
+  clock.t += 7 * HOUR; // stale but usable
+  assert.equal((await hostCredentials(HOST, d)).secret, "one", "served despite no identity");
+  assert.equal((await hostCredentials(HOST, d)).secret, "one", "served from the negative entry without a probe");
+  assert.equal(p.calls, 2);
+  clock.t += 5 * HOUR; // expired
+  await assert.rejects(hostCredentials(HOST, d), NoIdentityError);
+});
