@@ -1,0 +1,60 @@
+// Recognising this program where a Docker config or a kubelet config names it, so that the
+// keyring answers in process (same code, same shared token cache) instead of starting Node again.
+//
+// It is us when:
+// - a Docker helper is named "cloud" (the program docker-credential-cloud), or
+// - a kubelet provider is named docker-credential-cloud, or
+// - the program's resolved path is this package's own launcher, or any file named
+//   docker-credential-cloud (the node installer links provider names to
+//   /opt/docker-credential-cloud/current/bin/docker-credential-cloud).
+// A kubelet provider is answered in process only when running it would be plugin mode
+// (args ["kubelet"] or ["get"]) and its `env` holds nothing but DOCKER_CREDENTIAL_CLOUD_*
+// variables, which we read into Settings exactly as the program would. Other variables (AWS_*,
+// AZURE_*, …) are for the cloud SDKs, some of which read the real process environment, so such
+// a provider is run as a program to give it exactly the environment the kubelet would.
+
+import { fileURLToPath } from "node:url";
+import { fs, path } from "../builtins.ts";
+import type { CredentialProvider } from "../kubelet/config.ts";
+
+export const SELF_PROGRAM = "docker-credential-cloud";
+export const SELF_HELPER = "cloud";
+const OUR_ENV_PREFIX = "DOCKER_CREDENTIAL_CLOUD_";
+const PLUGIN_ARGS = [["kubelet"], ["get"]];
+
+let ownLauncher: string | null | undefined;
+/** dist/bin/docker-credential-cloud beside this module (when running from the built package). */
+const launcher = (): string | null => {
+  if (ownLauncher === undefined) {
+    try {
+      ownLauncher = fs.realpathSync(fileURLToPath(new URL(`../bin/${SELF_PROGRAM}`, import.meta.url)));
+    } catch {
+      ownLauncher = null;
+    }
+  }
+  return ownLauncher;
+};
+
+/** True when `program` (a name, and the file it resolves to if any) is this program. */
+export const isSelfProgram = (name: string, file: string | null): boolean => {
+  if (name === SELF_PROGRAM) return true;
+  if (file === null) return false;
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    return false;
+  }
+  return real === launcher() || path.basename(real) === SELF_PROGRAM;
+};
+
+/** The environment overlay for an in-process answer, or null when the provider must be run as a program. */
+export const selfPluginEnv = (p: CredentialProvider): Record<string, string> | null => {
+  if (!PLUGIN_ARGS.some((a) => a.length === p.args.length && a.every((x, i) => x === p.args[i]))) return null;
+  const overlay: Record<string, string> = {};
+  for (const { name, value } of p.env) {
+    if (!name.startsWith(OUR_ENV_PREFIX)) return null;
+    overlay[name] = value;
+  }
+  return overlay;
+};
