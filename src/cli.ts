@@ -13,7 +13,7 @@ import { fileCache, noCache } from "./cache/cache.ts";
 import type { CredentialDeps } from "./credentials.ts";
 import { oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, scrub } from "./log.ts";
 import { loadProvider } from "./providers/types.ts";
 import { loadSettings } from "./settings.ts";
 import { openStore } from "./store/store.ts";
@@ -46,9 +46,39 @@ const readStdin = async (): Promise<string> => {
   }
 };
 
-const stderr = (line: string) => writeAll(2, line);
+/** Logs are best effort: a closed or full stderr must not fail the answer on stdout. */
+const stderr = (line: string) => {
+  try {
+    writeAll(2, line);
+  } catch {}
+};
+
+/**
+ * Where an error line goes: stdout in the Docker protocol (clients read it there), stderr in
+ * kubelet plugin mode (stdout is for the response only; the kubelet logs stderr). Set as soon as
+ * the mode is known, so that every later failure, the last-resort one included, honours it.
+ */
+let errorFd: 1 | 2 = 1;
+
+/** The home directory: $HOME, else the user database. */
+const homeDir = (env: NodeJS.ProcessEnv): string => {
+  if (env.HOME) return env.HOME;
+  try {
+    return os.homedir();
+  } catch (e) {
+    // A uid without a passwd entry (a container run with an arbitrary --user) and no HOME. No
+    // fallback such as "/": the cache, the store and the SDKs' own files would land in places
+    // nobody chose (and the AWS SDK asks os.homedir() itself for its default file paths).
+    const uid = process.geteuid?.();
+    const code = (e as { info?: { code?: string } }).info?.code ?? (e as NodeJS.ErrnoException).code;
+    throw new Error(
+      `HOME is not set and the home directory of ${uid === undefined ? "this user" : `uid ${uid}`} cannot be found (${code ?? oneLine(e)}); set HOME`,
+    );
+  }
+};
 
 const run = async (argv: string[]): Promise<number> => {
+  if (argv[0] === KUBELET_ACTION) errorFd = 2;
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
@@ -86,13 +116,11 @@ const run = async (argv: string[]): Promise<number> => {
     return 1;
   }
   const env = process.env;
-  const home = env.HOME || os.homedir();
   let settings: Awaited<ReturnType<typeof loadSettings>>;
   try {
-    settings = await loadSettings(env, home);
+    settings = await loadSettings(env, homeDir(env));
   } catch (e) {
-    // In kubelet plugin mode stdout is for the response only; the kubelet logs stderr.
-    writeAll(action === KUBELET_ACTION ? 2 : 1, `docker-credential-cloud: ${oneLine(e)}\n`);
+    writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
     return 1;
   }
   const log = createLogger(settings.logLevel, stderr);
@@ -111,6 +139,7 @@ const run = async (argv: string[]): Promise<number> => {
   // kubelet's JSON arrives on `get` (a binary configured with `args: ["get"]` or copied from a
   // docker-credential-* setup).
   if (action === KUBELET_ACTION || (action === "get" && looksLikeKubeletRequest(input))) {
+    errorFd = 2;
     const r = await handleKubeletRequest(input, deps);
     writeAll(1, r.stdout);
     if (r.stderr) stderr(r.stderr);
@@ -132,8 +161,12 @@ const run = async (argv: string[]): Promise<number> => {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    // Last resort: one line, never a stack trace, nothing on stdout but the error line.
-    writeAll(1, `docker-credential-cloud: ${oneLine(e)}\n`);
+    // Last resort: one line, never a stack trace, nothing on stdout but the error line. The write
+    // itself may fail (stdout closed early: `list | true` gives EPIPE; `--help > /dev/full` gives
+    // ENOSPC, and that failure is usually why we are here): then exit 1 without a word.
+    try {
+      writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
+    } catch {}
     process.exit(1);
   },
 );

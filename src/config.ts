@@ -126,7 +126,8 @@ const check = (value: unknown, schema: Schema, at: string): string | null => {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return `${at}: expected a mapping`;
   for (const [k, v] of Object.entries(value)) {
-    const sub = (schema as Record<string, Schema>)[k];
+    // Own keys only: a key named "constructor" or "toString" is unknown, not Object.prototype's.
+    const sub = Object.hasOwn(schema, k) ? (schema as Record<string, Schema>)[k] : undefined;
     const path = at ? `${at}.${k}` : k;
     if (sub === undefined) return `${path}: unknown key`;
     if (v === null || v === undefined) continue;

@@ -6,30 +6,37 @@
 export interface ServerRef {
   /** Lower-case host, with ":port" unless the port is 443 (the default for registries). */
   host: string;
-  /** The path as sent (e.g. "/v1/" for Docker Hub), without query or fragment. */
+  /** The path as sent (e.g. "/v1/" for Docker Hub). */
   path: string;
 }
+
+// Never part of a registry server URL: non-ASCII (toLowerCase would fold U+212A KELVIN SIGN into
+// "k"), control characters and inner whitespace, userinfo ("@"), query ("?"), fragment ("#") and
+// backslashes (which WHATWG URL parsers treat as "/"). Refusing them outright means no parser
+// downstream can read the value differently from how it was matched here.
+const NOT_ASCII = /[\u0080-\uffff]/;
+const FORBIDDEN = /[^\x21-\x7e]|[@?#\\]/;
 
 const HOST_RE = /^(?:[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*\.?$/;
 const IPV6_RE = /^\[[0-9a-f:.]+\]$/;
 
 /**
  * Accepts what real clients send: "host", "https://host", "host:443", "https://host/v2/",
- * surrounding whitespace, upper case. Returns null for anything that is not a plausible host.
+ * surrounding whitespace, upper case. Returns null for anything that is not a plausible host, and
+ * for any input holding a character that has no place in a server URL (see FORBIDDEN).
  */
 export const parseServerUrl = (input: string): ServerRef | null => {
+  if (NOT_ASCII.test(input)) return null; // before trim(), which also strips Unicode spaces
   let s = input.trim();
-  if (s === "") return null;
+  if (s === "" || FORBIDDEN.test(s)) return null;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
   if (scheme) {
     if (!/^https?$/i.test(scheme[1] ?? "")) return null;
     s = s.slice(scheme[0].length);
   }
-  const cut = s.search(/[/?#]/);
+  const cut = s.indexOf("/");
   const authority = cut === -1 ? s : s.slice(0, cut);
-  let path = cut === -1 ? "" : s.slice(cut);
-  path = path.replace(/[?#].*$/, "");
-  if (authority.includes("@")) return null; // userinfo has no place in a registry URL
+  const path = cut === -1 ? "" : s.slice(cut);
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(authority.toLowerCase());
   if (!m) return null;
   let name = m[1] ?? "";

@@ -4,6 +4,7 @@
 import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { ensurePrivateDir, readOwnFile, writeOwnFile } from "./fsafe.ts";
 import { digest } from "./identity/hash.ts";
 import { type Level, parseLevel } from "./log.ts";
 
@@ -72,25 +73,19 @@ const parseConfigCached = async (text: string, file: string, compiledDir: string
   const hash = digest(file, text);
   const compiled = path.join(compiledDir, `config-${digest(file)}.json`);
   try {
-    const fd = fs.openSync(compiled, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const st = fs.fstatSync(fd);
-      const mine = process.getuid === undefined || st.uid === process.getuid();
-      if (st.isFile() && mine && (st.mode & 0o022) === 0) {
-        const copy = JSON.parse(fs.readFileSync(fd, "utf8")) as { version?: number; hash?: string; config?: unknown };
-        if (copy.version === 1 && copy.hash === hash) return await parseConfig(JSON.stringify(copy.config), file);
-      }
-    } finally {
-      fs.closeSync(fd);
+    const own = readOwnFile(compiled); // null when absent; throws for a symlink or another user's file
+    if (own && (own.mode & 0o022) === 0) {
+      const copy = JSON.parse(own.text) as { version?: number; hash?: string; config?: unknown };
+      if (copy.version === 1 && copy.hash === hash) return await parseConfig(JSON.stringify(copy.config), file);
     }
   } catch {
     // no usable copy: parse the YAML below
   }
   const config = await parseConfig(text, file);
   try {
-    fs.mkdirSync(compiledDir, { recursive: true, mode: 0o700 });
-    const { default: writeFileAtomic } = await import("write-file-atomic");
-    await writeFileAtomic(compiled, JSON.stringify({ version: 1, hash, config }), { mode: 0o600 });
+    if (ensurePrivateDir(compiledDir) === null) {
+      await writeOwnFile(compiled, JSON.stringify({ version: 1, hash, config }));
+    }
   } catch {
     // best effort: the next run parses the YAML again
   }

@@ -7,6 +7,7 @@ import { isUsable } from "../cache/entry.ts";
 import { type CredentialDeps, hostCredentials } from "../credentials.ts";
 import { ConfigError, NoIdentityError, NotFoundError, oneLine, UsageError } from "../errors.ts";
 import { parseServerUrl, storeKey } from "../hosts.ts";
+import { scrub } from "../log.ts";
 import { type CredentialStore, noStore } from "../store/store.ts";
 import { WIRE } from "../wire.ts";
 
@@ -21,14 +22,16 @@ export interface Result {
 export const VERSION_LINE = (version: string) => `docker-credential-cloud ${version}\n`;
 
 const ok = (stdout: string): Result => ({ stdout, code: 0 });
-const fail = (line: string): Result => ({ stdout: `${line}\n`, code: 1 });
+// Every error line is scrubbed like a log line: SDK and credential_process errors can echo what
+// they were given (a command line, its stderr), and stdout ends up in the client's output.
+const fail = (line: string): Result => ({ stdout: `${scrub(line)}\n`, code: 1 });
 
 // `get` order: credentials stored by `docker login` for this exact registry (the user meant
 // them), then the cloud route, then not found. The store check reads one small index file.
 const get = async (input: string, deps: CredentialDeps, creds: CredentialStore): Promise<Result> => {
   const serverURL = input.trim();
   if (serverURL === "") return fail(WIRE.missingServerURL);
-  const ref = parseServerUrl(serverURL);
+  const ref = parseServerUrl(input); // not the trimmed text: trim() also drops Unicode spaces
   if (!ref) return fail(WIRE.notFound);
   const stored = await creds.get(ref);
   if (stored) return ok(credentialsJson(stored.serverURL, stored.username, stored.secret));
@@ -74,15 +77,23 @@ const store = async (input: string, creds: CredentialStore): Promise<Result> => 
   return ok("");
 };
 
-/** `docker logout`: the stored credentials and any cached cloud token for that registry. */
+/**
+ * `docker logout`: the stored credentials and any cached cloud token for that registry. The stored
+ * secret goes first and decides the outcome: the cached tokens are short-lived and fetched again
+ * anyway, so an unusable cache directory is a warning, never a logout that keeps the password.
+ */
 const erase = async (input: string, deps: CredentialDeps, creds: CredentialStore): Promise<Result> => {
   const serverURL = input.trim();
   if (serverURL === "") return fail(WIRE.missingServerURL);
-  const ref = parseServerUrl(serverURL);
+  const ref = parseServerUrl(input); // not the trimmed text: trim() also drops Unicode spaces
   if (!ref) return fail(WIRE.notFound);
-  const n = await deps.cache.remove((_k, e) => e.kind === "token" && e.host === ref.host);
-  deps.log.debug(`erased ${n} cached token(s) for ${ref.host}`);
   await creds.erase(ref);
+  try {
+    const n = await deps.cache.remove((_k, e) => e.kind === "token" && e.host === ref.host);
+    deps.log.debug(`erased ${n} cached token(s) for ${ref.host}`);
+  } catch (e) {
+    deps.log.warn(`could not remove the cached tokens for ${ref.host}: ${oneLine(e)}`);
+  }
   return ok("");
 };
 

@@ -2,10 +2,16 @@
 // directory, written atomically (temp file + rename) with mode 0600 under a short file lock, plus
 // a per-key lock held while one process fetches, so N concurrent misses make one upstream call.
 //
-// The cache-hit path is `read()`: one readFile and one JSON.parse. The locking and atomic-write
-// libraries are imported only on the miss path.
+// The cache-hit path is `read()`: one open, fstat and read (fsafe.ts: the file must be ours and
+// not a symlink) and one JSON.parse. The locking and atomic-write libraries are imported only on
+// the miss path.
+//
+// A directory or file that fails fsafe.ts's checks (another user's, group/world-writable, a
+// symlink) never makes a pull fail: the token is fetched as if the cache were off, nothing is
+// written there, and one warning says which path and how to fix it.
 
 import { fs, path } from "../builtins.ts";
+import { ensurePrivateDir, readOwnFile, UnsafePathError, writeOwnFile } from "../fsafe.ts";
 import { digest } from "../identity/hash.ts";
 import { type Entry, isLive, validEntry } from "./entry.ts";
 
@@ -57,17 +63,56 @@ const lockName = (key: string): string => digest(key);
 export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
   const file = path.join(dir, FILE);
   const warn = opts.onWarning ?? (() => {});
+  const warned = new Set<string>();
+  const warnOnce = (msg: string) => {
+    if (warned.has(msg)) return;
+    warned.add(msg);
+    warn(msg);
+  };
+  /** Set once the directory failed its check: the cache is off for the rest of this run. */
+  let disabled = false;
+  const unsafeFile = (e: UnsafePathError) => warnOnce(`token cache file not used: ${e.message}`);
+
+  /** The entries; throws UnsafePathError for a file that is not ours. */
+  const load = (): Record<string, Entry> => {
+    if (disabled) return {};
+    let text: string | undefined;
+    try {
+      text = readOwnFile(file)?.text;
+    } catch (e) {
+      if (e instanceof UnsafePathError) throw e;
+      return {}; // unreadable: treated as empty and rewritten on the next put
+    }
+    return text === undefined ? {} : parse(text);
+  };
 
   const readAll = async (): Promise<Record<string, Entry>> => {
     try {
-      return parse(fs.readFileSync(file, "utf8"));
-    } catch {
-      return {}; // missing or unreadable: treated as empty and rewritten on the next put
+      return load();
+    } catch (e) {
+      unsafeFile(e as UnsafePathError);
+      return {};
     }
   };
 
-  const ensureDir = async (): Promise<void> => {
-    fs.mkdirSync(path.join(dir, "locks"), { recursive: true, mode: 0o700 });
+  /**
+   * Creates and checks the directory. False when it is not safe to use (the cache is then off for
+   * this run, with one warning); a directory that cannot be created is a LockUnavailableError.
+   */
+  const ready = (): boolean => {
+    if (disabled) return false;
+    let why: string | null;
+    try {
+      why = ensurePrivateDir(dir);
+      if (!why) fs.mkdirSync(path.join(dir, "locks"), { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new LockUnavailableError(`${dir}: ${(e as Error).message}`);
+    }
+    if (why) {
+      disabled = true;
+      warnOnce(`token cache disabled for this run: ${why}`);
+    }
+    return !why;
   };
 
   const locked = async <T>(lockPath: string, waitMs: number, fn: () => Promise<T>): Promise<T> => {
@@ -77,7 +122,6 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
     // path (one shared name would let the nested file lock's release orphan the key lock).
     let release: () => Promise<void>;
     try {
-      await ensureDir();
       release = await lock(lockPath, {
         lockfilePath: lockPath,
         realpath: false,
@@ -96,21 +140,28 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
     }
   };
 
-  const rewrite = async (change: (entries: Record<string, Entry>) => number): Promise<number> =>
-    locked(path.join(dir, `${FILE}.lock`), 10_000, async () => {
-      const entries = await readAll();
-      const now = opts.now();
-      for (const [k, e] of Object.entries(entries)) if (!isLive(e, now)) delete entries[k];
-      const changed = change(entries);
-      const { default: writeFileAtomic } = await import("write-file-atomic");
-      await writeFileAtomic(file, `${JSON.stringify({ version: CACHE_VERSION, entries })}\n`, { mode: 0o600 });
-      return changed;
+  const rewrite = async (change: (entries: Record<string, Entry>) => number): Promise<number> => {
+    if (!ready()) return 0;
+    return locked(path.join(dir, `${FILE}.lock`), 10_000, async () => {
+      try {
+        const entries = load();
+        const now = opts.now();
+        for (const [k, e] of Object.entries(entries)) if (!isLive(e, now)) delete entries[k];
+        const changed = change(entries);
+        await writeOwnFile(file, `${JSON.stringify({ version: CACHE_VERSION, entries })}\n`);
+        return changed;
+      } catch (e) {
+        if (!(e instanceof UnsafePathError)) throw e;
+        unsafeFile(e);
+        return 0;
+      }
     });
+  };
 
   return {
     readAll,
     read: async (key) => (await readAll())[key],
-    withLock: (key, fn) => locked(path.join(dir, "locks", lockName(key)), opts.lockWaitMs, fn),
+    withLock: async (key, fn) => (ready() ? locked(path.join(dir, "locks", lockName(key)), opts.lockWaitMs, fn) : fn()),
     put: async (key, entry) => {
       await rewrite((entries) => {
         entries[key] = entry;

@@ -56,6 +56,13 @@ const AZURE_KEY_VARS = [
   "AZURE_CONFIG_DIR",
 ] as const;
 
+// Secret-bearing variables: which of them are present decides which source authenticates (a
+// service principal's secret, App Service's or Azure ML's managed-identity header), so a token
+// fetched with one must not be served to a run that would use another with the same client id.
+// Only set/unset enters the key: never the value, nor a digest of it (digest() is not one-way,
+// and a rotated secret is the same identity whose cached token stays valid).
+const AZURE_SECRET_VARS = ["AZURE_CLIENT_SECRET", "IDENTITY_HEADER", "MSI_SECRET"] as const;
+
 // AZURE_TOKEN_CREDENTIALS values (case-insensitive) that map onto our sources.
 const TOKEN_CREDENTIALS: Readonly<Record<string, readonly AzureSourceKind[]>> = {
   prod: ["environment", "workload", "managed"],
@@ -89,7 +96,9 @@ export const planAzure = (env: Env, rule: AzureIdentity = {}): AzurePlan => {
     origin = `config credential: ${rule.credential}`;
   } else if (env.AZURE_TOKEN_CREDENTIALS?.trim()) {
     const raw = env.AZURE_TOKEN_CREDENTIALS.trim();
-    const picked = TOKEN_CREDENTIALS[raw.toLowerCase()];
+    // Own keys only: "constructor" must not find Object.prototype's.
+    const name = raw.toLowerCase();
+    const picked = Object.hasOwn(TOKEN_CREDENTIALS, name) ? TOKEN_CREDENTIALS[name] : undefined;
     if (picked) {
       kinds = picked;
       origin = `AZURE_TOKEN_CREDENTIALS=${raw}`;
@@ -146,7 +155,11 @@ const labelOf = (plan: AzurePlan): string => {
 
 export const azureIdentity = (env: Env, home: string, rule: AzureIdentity = {}): IdentityInfo => {
   const plan = planAzure(env, rule);
-  const key = digest(...AZURE_KEY_VARS.map((v) => `${v}=${env[v] ?? ""}`), JSON.stringify(rule));
+  const key = digest(
+    ...AZURE_KEY_VARS.map((v) => `${v}=${env[v] ?? ""}`),
+    ...AZURE_SECRET_VARS.map((v) => `${v}${env[v] ? " set" : " unset"}`),
+    JSON.stringify(rule),
+  );
   const configDir = env.AZURE_CONFIG_DIR || path.join(home, ".azure");
   // `az login` rewrites these; the directory's own mtime only changes when files are added.
   const watch = [configDir, path.join(configDir, "azureProfile.json"), path.join(configDir, "msal_token_cache.json")];

@@ -83,7 +83,8 @@ export const parseGoDuration = (orig: string): bigint => {
     if (u === 0) throw new DurationError(`time: missing unit in duration ${JSON.stringify(orig)}`);
     const unitText = s.slice(0, u);
     s = s.slice(u);
-    const unit = UNITS[unitText];
+    // Own keys only: "1constructor" is an unknown unit, not Object.prototype.constructor.
+    const unit = Object.hasOwn(UNITS, unitText) ? UNITS[unitText] : undefined;
     if (unit === undefined) {
       throw new DurationError(`time: unknown unit ${JSON.stringify(unitText)} in duration ${JSON.stringify(orig)}`);
     }

@@ -1,14 +1,32 @@
 // Writers of the store's files (see readStoreFile in store.ts for the format and the rules):
 // atomic replacement with mode 0600 in a 0700 directory, under one cross-process lock. Loaded only
-// by store/erase, never on the `get` path.
+// by store/erase, never on the `get` path. The directory and the files must pass fsafe.ts's checks
+// (ours, not a symlink, the directory not writable by others); otherwise nothing is written and
+// the error names the path and the fix.
 
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { ensurePrivateDir, UnsafePathError, writeOwnFile } from "../fsafe.ts";
 import { STORE_FORMAT, StoreError } from "./store.ts";
 
 export const writeStoreFile = async (file: string, entries: Record<string, unknown>): Promise<void> => {
-  const { default: writeFileAtomic } = await import("write-file-atomic");
-  await writeFileAtomic(file, `${JSON.stringify({ version: STORE_FORMAT, entries }, null, 1)}\n`, { mode: 0o600 });
+  try {
+    await writeOwnFile(file, `${JSON.stringify({ version: STORE_FORMAT, entries }, null, 1)}\n`);
+  } catch (e) {
+    if (e instanceof UnsafePathError) throw new StoreError(`refusing to write: ${e.message}`);
+    throw e;
+  }
+};
+
+/** Creates the store directory (0700) when missing; a StoreError when it is not safe to use. */
+const privateDir = (dir: string): void => {
+  let why: string | null;
+  try {
+    why = ensurePrivateDir(dir);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StoreError(`${dir}: cannot create the credential store directory: ${err.code ?? err.message}`);
+  }
+  if (why) throw new StoreError(`refusing to use the credential store directory: ${why}`);
 };
 
 /**
@@ -21,7 +39,7 @@ export const withStoreLock = async <T>(
   warn: (msg: string) => void,
   fn: () => Promise<T>,
 ): Promise<T> => {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   const { lock } = await import("proper-lockfile");
   const lockfilePath = join(dir, "store.lock");
   const interval = 20;

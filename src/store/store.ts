@@ -8,7 +8,8 @@
 // also answers `list` without touching the keyring. Writers (store, erase) hold one lock across
 // the index and the secret, so concurrent logins never lose each other's entries.
 
-import { fs, path } from "../builtins.ts";
+import { path } from "../builtins.ts";
+import { readOwnFile, UnsafePathError } from "../fsafe.ts";
 import { type ServerRef, storeKey } from "../hosts.ts";
 import type { Logger } from "../log.ts";
 import type { Env, StoreBackend } from "../settings.ts";
@@ -18,7 +19,9 @@ import type { BackendName, Opened, SecretBackend } from "./backend.ts";
 // of rules: a versioned JSON object in a 0700 directory, mode 0600, replaced atomically while
 // holding the store lock (files.ts). Unlike the token cache, whose entries can always be fetched
 // again, these files hold what a user typed into `docker login`: an unreadable file is an error
-// that names it, and nothing ever overwrites it. Reading is one readFileSync + JSON.parse (no fs/promises on the hit path: see builtins.ts).
+// that names it, and nothing ever overwrites it. Reading is one open, fstat and read + JSON.parse
+// (no fs/promises on the hit path: see builtins.ts). A store file that is a symlink or another
+// user's, or a directory others could write to, is refused with an error naming it (fsafe.ts).
 
 export const STORE_FORMAT = 1;
 
@@ -38,10 +41,12 @@ const untouched = "it was left untouched: repair it or move it away (then run do
 export const readStoreFile = async <T>(file: string, validate: (v: unknown) => v is T): Promise<Record<string, T>> => {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    const read = readOwnFile(file);
+    if (read === null) return Object.create(null);
+    text = read.text;
   } catch (e) {
+    if (e instanceof UnsafePathError) throw new StoreError(`refusing to read: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return Object.create(null);
     throw new StoreError(`${file}: cannot read: ${code ?? (e as Error).message}`);
   }
   let raw: unknown;

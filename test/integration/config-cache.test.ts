@@ -73,3 +73,15 @@ test("timeouts beyond a day are refused with a clear message", async (t) => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /DOCKER_CREDENTIAL_CLOUD_TIMEOUT: expected a number of seconds from 0 to 86400/);
 });
+
+test("a symlinked compiled copy is neither followed for reading nor written through", async (t) => {
+  const h = await tmpTree(t, { ".config/docker-credential-cloud/config.yaml": YAML, victim: "keep me" });
+  await run(h);
+  const copy = await compiledFile(h);
+  const { rm, symlink } = await import("node:fs/promises");
+  await rm(copy);
+  await symlink(join(h, "victim"), copy);
+  const r = await run(h);
+  assert.match(r.stdout, /mapped to ecr but its rule sets no aws\.region/);
+  assert.equal(await readFile(join(h, "victim"), "utf8"), "keep me");
+});

@@ -105,6 +105,32 @@ test("cache key: changes with the identity (client, rule, source), not with a ro
   assert.ok(!key.includes("very-secret-value"));
 });
 
+test("cache key: which secret-bearing sources are present is part of it (set/unset only, never the value)", () => {
+  const k = (env: Env) => azureIdentity(env, "/h").key;
+  const managed = { AZURE_TENANT_ID: "t1", AZURE_CLIENT_ID: "c1" };
+  // A service principal's token must not be served to a managed-identity run with the same client id.
+  assert.notEqual(k({ ...managed, AZURE_CLIENT_SECRET: "s" }), k(managed));
+  // App Service (IDENTITY_HEADER) and Azure ML (MSI_SECRET) managed identities are other sources again.
+  const appService = { ...managed, IDENTITY_ENDPOINT: "http://127.0.0.1:1/msi/token" };
+  assert.notEqual(k({ ...appService, IDENTITY_HEADER: "h" }), k(appService));
+  const ml = { ...managed, MSI_ENDPOINT: "http://127.0.0.1:1/msi/token" };
+  assert.notEqual(k({ ...ml, MSI_SECRET: "m" }), k(ml));
+  // Rotating any of them keeps the key: only presence counts.
+  assert.equal(k({ ...appService, IDENTITY_HEADER: "h" }), k({ ...appService, IDENTITY_HEADER: "h2" }));
+  assert.equal(k({ ...ml, MSI_SECRET: "m" }), k({ ...ml, MSI_SECRET: "m2" }));
+  assert.equal(k({ ...managed, AZURE_CLIENT_SECRET: "s" }), k({ ...managed, AZURE_CLIENT_SECRET: "s2" }));
+  // An empty value is "not set", as the SDK reads it.
+  assert.equal(k({ ...managed, AZURE_CLIENT_SECRET: "" }), k(managed));
+});
+
+test("AZURE_TOKEN_CREDENTIALS names Object.prototype's properties: invalid, not a crash", () => {
+  for (const v of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+    const plan = planAzure({ AZURE_TOKEN_CREDENTIALS: v });
+    assert.match(plan.invalid ?? "", new RegExp(`AZURE_TOKEN_CREDENTIALS=${v} is not supported here`), v);
+    assert.equal(azureIdentity({ AZURE_TOKEN_CREDENTIALS: v }, "/h").label, "invalid AZURE_TOKEN_CREDENTIALS");
+  }
+});
+
 test("negative-cache watch list: the az config dir and the files `az login` rewrites", () => {
   const w = azureIdentity({ AZURE_FEDERATED_TOKEN_FILE: "/var/run/token" }, "/home/u").watch;
   assert.deepEqual(w, [

@@ -32,6 +32,13 @@ const BAD: [string, RegExp][] = [
   ["registries: [\n", /not valid YAML or JSON/],
   ["a: 1\na: 2\n", /not valid YAML or JSON/],
   ['{"registries": 3}', /registries: expected a list/],
+  // Keys are looked up as own keys of the schema: Object.prototype's names are unknown keys.
+  ["constructor: 1\n", /c\.yaml: constructor: unknown key/],
+  ["toString: x\n", /c\.yaml: toString: unknown key/],
+  ["cache:\n  hasOwnProperty: true\n", /c\.yaml: cache\.hasOwnProperty: unknown key/],
+  ["registries:\n  - match: x\n    aws: { constructor: dev }\n", /registries\[0\]\.aws\.constructor: unknown key/],
+  ['{"__proto__": {}}', /c\.yaml: __proto__: unknown key/],
+  ['{"registries": [{"match": "x", "azure": {"valueOf": "y"}}]}', /registries\[0\]\.azure\.valueOf: unknown key/],
 ];
 for (const [text, want] of BAD) {
   test(`rejects ${JSON.stringify(text)}`, async () => {

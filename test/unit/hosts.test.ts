@@ -113,6 +113,26 @@ const SERVER_URLS: [string, { host: string; path: string } | null][] = [
   ["r example", null],
   ["", null],
   ["https://", null],
+  // Characters no registry server URL holds, refused anywhere in the input: a fragment, query,
+  // userinfo or backslash after a genuine host, non-ASCII (U+212A KELVIN SIGN lower-cases to "k"),
+  // inner whitespace and control characters.
+  ["123456789012.dkr.ecr.eu-west-1.amazonaws.com#@evil.com", null],
+  ["123456789012.dkr.ecr.eu-west-1.amazonaws.com?.evil.com", null],
+  ["https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/?x=1", null],
+  ["https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/#frag", null],
+  ["123456789012.dkr.ecr.eu-west-1.amazonaws.com\\@evil.com", null],
+  ["https://evil.com\\@123456789012.dkr.ecr.eu-west-1.amazonaws.com", null],
+  ["https://r.example\\v2", null],
+  ["123456789012.d\u212Ar.ecr.eu-west-1.amazonaws.com", null],
+  ["myregistry.azurecr.io\u00a0", null],
+  ["\u00a0r.example", null],
+  ["r.ex\u00e4mple", null],
+  ["r.example/v2/\u00e4", null],
+  ["r.example\tevil.com", null],
+  ["r.example/v2/ x", null],
+  ["r.example\u0000", null],
+  ["r.example/\u007f", null],
+  ["r.example\u000b.evil.com", null],
 ];
 for (const [input, want] of SERVER_URLS) {
   test(`server URL ${JSON.stringify(input)}`, () => assert.deepEqual(parseServerUrl(input), want));
@@ -148,4 +168,35 @@ test("routing by shape", () => {
   assert.equal(providerForHost("myregistry.azurecr.io"), "acr");
   assert.equal(providerForHost("quay.io"), null);
   assert.equal(providerForHost("registry.k8s.io"), null);
+});
+
+test("a wildcard rule naming a provider serves only that cloud's own hosts; a literal rule maps a custom host", async () => {
+  const { resolveRoute } = await import("../../src/resolver.ts");
+  const { parseConfig } = await import("../../src/config.ts");
+  const config = await parseConfig(
+    JSON.stringify({
+      registries: [
+        { match: "*.azurecr.*", provider: "acr" },
+        { match: "*.dkr.ecr.*.*", provider: "ecr" },
+        { match: "mirror.corp.example", provider: "ecr", aws: { region: "eu-west-1" } },
+      ],
+    }),
+    "c.json",
+  );
+  const settings = {
+    env: {},
+    home: "/h",
+    config,
+    configFile: "c.json",
+    cacheDir: null,
+    dataDir: "/h",
+    storeBackend: "file",
+    negativeTtlMs: 0,
+    requestTimeoutMs: 1000,
+    logLevel: "silent",
+  } as const;
+  assert.equal(resolveRoute("myregistry.azurecr.io", settings)?.provider, "acr");
+  assert.equal(resolveRoute("myregistry.azurecr.attacker", settings), null);
+  assert.equal(resolveRoute("123456789012.dkr.ecr.evil.com", settings), null);
+  assert.equal(resolveRoute("mirror.corp.example", settings)?.provider, "ecr");
 });

@@ -81,6 +81,11 @@ const PARSE_ERRORS: [string, string][] = [
   ["3000000h", 'time: invalid duration "3000000h"'],
   [" 1s", 'time: invalid duration " 1s"'],
   ["1s ", 'time: unknown unit "s " in duration "1s "'],
+  // Unit names are own keys only, never Object.prototype's properties.
+  ["1constructor", 'time: unknown unit "constructor" in duration "1constructor"'],
+  ["1__proto__", 'time: unknown unit "__proto__" in duration "1__proto__"'],
+  ["2toString", 'time: unknown unit "toString" in duration "2toString"'],
+  ["1s1hasOwnProperty", 'time: unknown unit "hasOwnProperty" in duration "1s1hasOwnProperty"'],
 ];
 
 const STRING: [bigint, string][] = [
