@@ -44,9 +44,6 @@ rmSync(old, { recursive: true, force: true });
 const bin = join(root, "dist", "bin", "docker-credential-cloud");
 mkdirSync(dirname(bin), { recursive: true });
 const tmpBin = `${bin}.${process.pid}`;
-writeFileSync(
-  tmpBin,
-  `#!${process.execPath}\nawait import("../cli/cli.js");\n`,
-);
+writeFileSync(tmpBin, `#!${process.execPath}\nawait import("../cli/cli.js");\n`);
 chmodSync(tmpBin, 0o755);
 renameSync(tmpBin, bin);

@@ -63,9 +63,7 @@ const credentialsFor = async (route: EcrRoute | EcrPublicRoute, region: string, 
   // (a failing credential_process, an expired SSO session) is reported instead of the chain's
   // "Could not load credentials from any providers".
   const profile = route.aws.profile ?? env.AWS_PROFILE;
-  const base = profile
-    ? fromIni({ profile, clientConfig })
-    : fromNodeProviderChain({ clientConfig });
+  const base = profile ? fromIni({ profile, clientConfig }) : fromNodeProviderChain({ clientConfig });
   if (!route.aws.roleArn) return base;
   return fromTemporaryCredentials({
     masterCredentials: base,
