@@ -9,15 +9,12 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
-import { fileCache, noCache } from "./cache/cache.ts";
-import type { CredentialDeps } from "./credentials.ts";
 import { oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
-import { loadProvider } from "./providers/types.ts";
 import { loadSettings } from "./settings.ts";
-import { openStore } from "./store/store.ts";
 import { VERSION } from "./version.ts";
+import { credentialDeps, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);
@@ -125,14 +122,7 @@ const run = async (argv: string[]): Promise<number> => {
   }
   const log = createLogger(settings.logLevel, stderr);
   const now = () => Date.now();
-  const cache = settings.cacheDir
-    ? fileCache(settings.cacheDir, {
-        now,
-        lockWaitMs: settings.requestTimeoutMs * 4 + 10_000,
-        onWarning: (m) => log.warn(m),
-      })
-    : noCache;
-  const deps: CredentialDeps = { settings, log, cache, now, loadProvider };
+  const deps = credentialDeps(settings, log, now);
   const input =
     action === "get" || action === "erase" || action === "store" || action === KUBELET_ACTION ? await readStdin() : "";
   // Kubelet plugin mode: selected by the config's `args: ["kubelet"]`, or detected when the
@@ -145,14 +135,7 @@ const run = async (argv: string[]): Promise<number> => {
     if (r.stderr) stderr(r.stderr);
     return r.code;
   }
-  const store = openStore({
-    dataDir: settings.dataDir,
-    mode: settings.storeBackend,
-    env: settings.env,
-    platform: process.platform,
-    log,
-    now,
-  });
+  const store = staticStore(settings, log, now);
   const result = await handleDockerAction(action, input, deps, VERSION, store);
   writeAll(1, result.stdout);
   return result.code;

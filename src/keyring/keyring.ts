@@ -16,18 +16,17 @@
 // are asked at the same time, so a slow one costs its own time, not the sum.
 
 import { fs, os, path } from "../builtins.ts";
-import { fileCache, noCache } from "../cache/cache.ts";
 import type { CredentialDeps } from "../credentials.ts";
 import { routeToken } from "../credentials.ts";
 import { NoIdentityError, NotFoundError, oneLine } from "../errors.ts";
 import { parseServerUrl } from "../hosts.ts";
 import { type CredentialProvider, loadCredentialProviderConfig, providerMatchesImage } from "../kubelet/config.ts";
 import { createLogger, LEVELS, type Level, type Logger, parseLevel, scrub } from "../log.ts";
-import { loadProvider } from "../providers/types.ts";
 import { resolveRoute } from "../resolver.ts";
 import { type Env, loadSettings, type Settings } from "../settings.ts";
-import { type CredentialStore, openStore } from "../store/store.ts";
+import type { CredentialStore } from "../store/store.ts";
 import { VERSION } from "../version.ts";
+import { credentialDeps, staticStore } from "../wiring.ts";
 import {
   type DockerConfig,
   DockerConfigReader,
@@ -180,22 +179,8 @@ export const createKeyring = (options: KeyringOptions = {}): Keyring => {
   const depsFor = (settings: Settings) => {
     let d = depsBySettings.get(settings);
     if (!d) {
-      const cache = settings.cacheDir
-        ? fileCache(settings.cacheDir, {
-            now,
-            lockWaitMs: settings.requestTimeoutMs * 4 + 10_000,
-            onWarning: (m) => log.warn(m),
-          })
-        : noCache;
-      const deps: CredentialDeps = { settings, log, cache, now, loadProvider };
-      const store = openStore({
-        dataDir: settings.dataDir,
-        mode: settings.storeBackend,
-        env: settings.env,
-        platform: process.platform,
-        log,
-        now,
-      });
+      const deps = credentialDeps(settings, log, now);
+      const store = staticStore(settings, log, now);
       d = { deps, store };
       depsBySettings.set(settings, d);
     }

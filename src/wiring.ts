@@ -1,0 +1,35 @@
+// How the edges (the CLI and the library) assemble the credential service from Settings: the one
+// place that decides how the token cache and the static store are opened.
+
+import { fileCache, noCache } from "./cache/cache.ts";
+import type { CredentialDeps } from "./credentials.ts";
+import type { Logger } from "./log.ts";
+import { loadProvider } from "./providers/types.ts";
+import type { Settings } from "./settings.ts";
+import { type CredentialStore, openStore } from "./store/store.ts";
+
+/** The cache (a waiter may wait out a few slow fetches), the clock and the real providers. */
+export const credentialDeps = (settings: Settings, log: Logger, now: () => number): CredentialDeps => ({
+  settings,
+  log,
+  now,
+  loadProvider,
+  cache: settings.cacheDir
+    ? fileCache(settings.cacheDir, {
+        now,
+        lockWaitMs: settings.requestTimeoutMs * 4 + 10_000,
+        onWarning: (m) => log.warn(m),
+      })
+    : noCache,
+});
+
+/** The static-credential store (`docker login`), backend chosen by settings. */
+export const staticStore = (settings: Settings, log: Logger, now: () => number): CredentialStore =>
+  openStore({
+    dataDir: settings.dataDir,
+    mode: settings.storeBackend,
+    env: settings.env,
+    platform: process.platform,
+    log,
+    now,
+  });
