@@ -21,13 +21,7 @@ before(async () => {
 });
 after(() => fake.close());
 
-const reset = () => {
-  fake.calls = {};
-  fake.requests = [];
-  fake.badSignatures = [];
-  fake.mode = "ok";
-  fake.tokenTtlSeconds = 12 * 3600;
-};
+const reset = () => fake.reset();
 
 const home = (t: Parameters<typeof tmpTree>[0], files: Record<string, string> = {}) => tmpTree(t, files);
 

@@ -46,13 +46,7 @@ before(async () => {
 });
 after(() => fake?.close());
 
-const reset = () => {
-  fake.calls = {};
-  fake.requests = [];
-  fake.badSignatures = [];
-  fake.mode = "ok";
-  fake.tokenTtlSeconds = 12 * 3600;
-};
+const reset = () => fake.reset();
 const ecrCalls = () => fake.calls.ecr ?? 0;
 
 const cacheDir = (home: string) => join(home, ".cache", "docker-credential-cloud");

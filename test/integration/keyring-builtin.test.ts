@@ -80,12 +80,7 @@ before(async () => {
 });
 after(() => fake.close());
 
-const reset = () => {
-  fake.calls = {};
-  fake.requests = [];
-  fake.badSignatures = [];
-  fake.mode = "ok";
-};
+const reset = () => fake.reset();
 
 const nodeEnv = async (t: T): Promise<{ home: string; env: Record<string, string> }> => {
   const home = await tmpTree(t);

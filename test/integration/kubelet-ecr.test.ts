@@ -29,13 +29,7 @@ before(async () => {
 });
 after(() => fake.close());
 
-const reset = () => {
-  fake.calls = {};
-  fake.requests = [];
-  fake.badSignatures = [];
-  fake.mode = "ok";
-  fake.tokenTtlSeconds = 12 * 3600;
-};
+const reset = () => fake.reset();
 
 const request = (image: string, apiVersion = V1, extra: Record<string, unknown> = {}) =>
   `${JSON.stringify({ kind: "CredentialProviderRequest", apiVersion, image, ...extra })}\n`;

@@ -33,6 +33,8 @@ export interface FakeAws {
   mode: Mode;
   /** Lifetime of issued ECR tokens, in seconds (default 12 h). */
   tokenTtlSeconds: number;
+  /** Forgets calls and requests and restores mode "ok" and the 12 h token lifetime. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -129,6 +131,13 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
     badSignatures: [],
     mode: "ok",
     tokenTtlSeconds: 12 * 3600,
+    reset: () => {
+      fake.calls = {};
+      fake.requests = [];
+      fake.badSignatures = [];
+      fake.mode = "ok";
+      fake.tokenTtlSeconds = 12 * 3600;
+    },
     close: async () => {},
   };
   const count = (k: string) => {
