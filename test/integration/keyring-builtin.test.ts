@@ -9,7 +9,6 @@
 // identical answers from several sources returned once; importing loads no SDK, and a lookup loads
 // only the one it needs.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -46,33 +45,25 @@ interface Run {
   stderr: string;
 }
 
-const drive = (env: Record<string, string>, images: string[], options: Record<string, unknown> = {}): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", DRIVER], {
-      env: { ...env, KR_ENTRY: ENTRY, KR_IMAGES: JSON.stringify(images), KR_OPTIONS: JSON.stringify(options) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      let answers: Run["answers"] = [];
-      try {
-        answers = JSON.parse(stdout);
-      } catch {
-        // reported by the assertion on code/stdout below
-      }
-      resolve({ code, answers, stderr });
-    });
-  });
+const drive = async (
+  env: Record<string, string>,
+  images: string[],
+  options: Record<string, unknown> = {},
+): Promise<Run> => {
+  const r = await runCli(
+    ["--input-type=module", "-e", DRIVER],
+    "",
+    { ...env, KR_ENTRY: ENTRY, KR_IMAGES: JSON.stringify(images), KR_OPTIONS: JSON.stringify(options) },
+    { bin: process.execPath },
+  );
+  let answers: Run["answers"] = [];
+  try {
+    answers = JSON.parse(r.stdout);
+  } catch {
+    // reported by the assertion on code/stdout below
+  }
+  return { code: r.code, answers, stderr: r.stderr };
+};
 
 let fake: FakeAws;
 before(async () => {

@@ -4,33 +4,17 @@
 // hanging helper is logged and skipped while the other sources still answer, a hanging one is
 // killed with what it started, and concurrent lookups share one helper run.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { createKeyring, InvalidImageError, type KeyringOptions } from "../../src/index.ts";
 import { baseEnv } from "../support/cli.ts";
+import { lines, sq, waitFor } from "../support/scripts.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 type T = Parameters<typeof tmpTree>[0];
 const b64 = (s: string) => Buffer.from(s).toString("base64");
-const sq = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-
-/** Polls `cond` every 20 ms for at most `ms`; fails the test when it never holds. */
-const waitFor = async (cond: () => boolean, what: string, ms = 10_000): Promise<void> => {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-};
-
-const lines = (file: string): string[] =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-    : [];
 
 interface Answer {
   code?: number;

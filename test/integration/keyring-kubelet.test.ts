@@ -4,32 +4,17 @@
 // per-provider cache (cacheKeyType, cacheDuration), strict reading of responses, and failures —
 // a broken, lying or hanging plugin is logged and skipped while the next provider still answers.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { createKeyring, type KeyringOptions } from "../../src/index.ts";
 import { baseEnv } from "../support/cli.ts";
+import { lines, sq, waitFor } from "../support/scripts.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 type T = Parameters<typeof tmpTree>[0];
 const V1 = "credentialprovider.kubelet.k8s.io/v1";
-const sq = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-
-const waitFor = async (cond: () => boolean, what: string, ms = 10_000): Promise<void> => {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-};
-
-const lines = (file: string): string[] =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-    : [];
 
 const response = (auth: Record<string, [string, string]>, over: Record<string, unknown> = {}) =>
   JSON.stringify({
