@@ -15,6 +15,7 @@ import { createLogger, scrub } from "./log.ts";
 import { loadSettings } from "./settings.ts";
 import { VERSION } from "./version.ts";
 import { credentialDeps, staticStore } from "./wiring.ts";
+import { hostCredentials } from "./credentials.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);
@@ -74,7 +75,33 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/** `pull-secrets`: a long-running or --once operator verb, its module (and the Kubernetes client) loaded only here. */
+const runPullSecretsVerb = async (args: string[]): Promise<number> => {
+  const env = process.env;
+  const settings = await loadSettings(env, homeDir(env));
+  const log = createLogger(env.DOCKER_CREDENTIAL_CLOUD_LOG ? settings.logLevel : "info", stderr);
+  const deps = credentialDeps(settings, log, Date.now);
+  const { runPullSecrets } = await import("./pull-secrets/main.ts");
+  const stop = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+  const r = await runPullSecrets(args, {
+    credentials: (host) => hostCredentials(host, deps),
+    log,
+    now: Date.now,
+    signal: stop.signal,
+    identity: env.POD_NAME || `${os.hostname()}-${process.pid}`,
+    env,
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
+  if (argv[0] === "pull-secrets") {
+    errorFd = 2;
+    return runPullSecretsVerb(argv.slice(1));
+  }
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   let parsed: ReturnType<
     typeof util.parseArgs<{

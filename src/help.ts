@@ -12,6 +12,10 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]
+                                    keep a dockerconfigjson secret with every configured registry's
+                                    credentials in each selected namespace and on its service accounts
+                                    (docs/pull-secrets.md)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):
