@@ -60,6 +60,8 @@ export interface FakeKube {
   addNamespace(name: string, labels?: Record<string, string>): void;
   /** The next `count` requests whose "METHOD path" matches get 500. */
   failNext(pattern: RegExp, count: number): void;
+  /** Runs `fn` (another writer, say) just before the next request whose "METHOD path" matches. */
+  beforeNext(pattern: RegExp, fn: () => void): void;
   /** Ends every open watch. */
   dropWatches(): void;
   /** Forgets the watch history: a watch from an older resourceVersion gets 410 Gone. */
@@ -144,6 +146,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   let oldest = rv;
   const watchers = new Set<{ res: ServerResponse; since: number; send: (e: Event) => void }>();
   const failures: { pattern: RegExp; count: number }[] = [];
+  const hooks: { pattern: RegExp; fn: (() => void) | undefined }[] = [];
   const requests: Request[] = [];
 
   const k = (resource: string, ns: string | undefined, name: string) => `${resource}/${ns ?? ""}/${name}`;
@@ -295,6 +298,12 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     requests.push({ method, path: url.pathname + url.search, contentType: req.headers["content-type"], auth: req.headers.authorization });
     const body = method === "GET" || method === "DELETE" ? "" : await readBody(req);
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}`));
+    if (h?.fn) {
+      const fn = h.fn;
+      h.fn = undefined;
+      fn();
+    }
     const f = failures.find((x) => x.count > 0 && x.pattern.test(`${method} ${path}`));
     if (f) {
       f.count -= 1;
@@ -412,6 +421,9 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     addNamespace,
     failNext: (pattern, count) => {
       failures.push({ pattern, count });
+    },
+    beforeNext: (pattern, fn) => {
+      hooks.push({ pattern, fn });
     },
     dropWatches: () => {
       for (const w of watchers) w.res.destroy();
