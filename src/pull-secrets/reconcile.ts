@@ -122,7 +122,11 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
       });
       return;
     }
-    if (cur.data?.[".dockerconfigjson"] === data[".dockerconfigjson"] && cur.type === "kubernetes.io/dockerconfigjson")
+    if (
+      cur.data?.[".dockerconfigjson"] === data[".dockerconfigjson"] &&
+      cur.type === "kubernetes.io/dockerconfigjson" &&
+      cur.metadata.annotations?.[EXPIRY_ANNOTATION] === annotations[EXPIRY_ANNOTATION]
+    )
       return;
     changes.push({ namespace: ns, action: `update secret ${name} (${Object.keys(want.auths).join(", ")})` });
     if (dryRun) return;

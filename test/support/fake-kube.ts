@@ -60,13 +60,15 @@ export interface FakeKube {
   addNamespace(name: string, labels?: Record<string, string>): void;
   /** The next `count` requests whose "METHOD path" matches get 500. */
   failNext(pattern: RegExp, count: number): void;
-  /** Runs `fn` (another writer, say) just before the next request whose "METHOD path" matches. */
+  /** Runs `fn` (another writer, say) just before the next request whose "METHOD path?query" matches. */
   beforeNext(pattern: RegExp, fn: () => void): void;
   /** Ends every open watch. */
   dropWatches(): void;
   /** Forgets the watch history: a watch from an older resourceVersion gets 410 Gone. */
   compact(): void;
   openWatches(): number;
+  /** How many watches were answered with 410 Gone. */
+  gone: number;
   close(): Promise<void>;
 }
 
@@ -262,6 +264,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     const line = (e: { type: string; object: unknown }) => res.write(`${JSON.stringify(e)}\n`);
     if (since && since < oldest) {
+      fake.gone += 1;
       line({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${oldest})`) });
       res.end();
       return;
@@ -298,7 +301,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     requests.push({ method, path: url.pathname + url.search, contentType: req.headers["content-type"], auth: req.headers.authorization });
     const body = method === "GET" || method === "DELETE" ? "" : await readBody(req);
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
-    const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}`));
+    const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}${url.search}`));
     if (h?.fn) {
       const fn = h.fn;
       h.fn = undefined;
@@ -431,9 +434,10 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     },
     compact: () => {
       events = [];
-      oldest = rv + 1;
+      oldest = rv;
     },
     openWatches: () => watchers.size,
+    gone: 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const w of watchers) w.res.destroy();
