@@ -9,13 +9,13 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
+import { hostCredentials } from "./credentials.ts";
 import { oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
 import { loadSettings } from "./settings.ts";
 import { VERSION } from "./version.ts";
 import { credentialDeps, staticStore } from "./wiring.ts";
-import { hostCredentials } from "./credentials.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);

@@ -29,20 +29,24 @@ export const parseConfig = (text: string, file: string): PullSecretsConfig => {
   } catch (e) {
     throw new ConfigError(`${file}: not valid YAML or JSON (${String((e as Error).message).split("\n")[0]})`);
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`${file}: expected a mapping`);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+    throw new ConfigError(`${file}: expected a mapping`);
   const d = doc as Record<string, unknown>;
   const known = ["registries", "secretName", "namespaces", "serviceAccounts", "lease", "metricsPort"];
-  for (const key of Object.keys(d)) if (!known.includes(key)) throw new ConfigError(`${file}: unknown key "${key.slice(0, 40)}"`);
+  for (const key of Object.keys(d))
+    if (!known.includes(key)) throw new ConfigError(`${file}: unknown key "${key.slice(0, 40)}"`);
   const registries = strings(d.registries, `${file}: registries`, []);
   if (registries.length === 0) throw new ConfigError(`${file}: registries must list at least one registry host`);
-  for (const r of registries) if (!HOST.test(r)) throw new ConfigError(`${file}: "${r.slice(0, 80)}" is not a registry host`);
+  for (const r of registries)
+    if (!HOST.test(r)) throw new ConfigError(`${file}: "${r.slice(0, 80)}" is not a registry host`);
   const secretName = d.secretName ?? "cloud-registry-credentials";
   if (typeof secretName !== "string" || secretName.length > 253 || !DNS1123.test(secretName))
     throw new ConfigError(`${file}: secretName must be a DNS subdomain name (lower-case letters, digits, '-', '.')`);
   const ns = (d.namespaces ?? {}) as Record<string, unknown>;
   if (typeof ns !== "object" || Array.isArray(ns)) throw new ConfigError(`${file}: namespaces must be a mapping`);
   for (const key of Object.keys(ns))
-    if (!["include", "exclude", "labelSelector"].includes(key)) throw new ConfigError(`${file}: unknown key "namespaces.${key.slice(0, 40)}"`);
+    if (!["include", "exclude", "labelSelector"].includes(key))
+      throw new ConfigError(`${file}: unknown key "namespaces.${key.slice(0, 40)}"`);
   const labelSelector = ns.labelSelector;
   if (labelSelector !== undefined && typeof labelSelector !== "string")
     throw new ConfigError(`${file}: namespaces.labelSelector must be a string such as "team=a,env!=dev"`);

@@ -86,13 +86,16 @@ export const connect = (kubeconfig: string | undefined): Kube => {
     createSecret: (namespace, body) =>
       wrap(core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret }).then(plain)),
     replaceSecret: (namespace, body) =>
-      wrap(core.replaceNamespacedSecret({ namespace, name: body.metadata.name, body: body as k8s.V1Secret }).then(plain)),
+      wrap(
+        core.replaceNamespacedSecret({ namespace, name: body.metadata.name, body: body as k8s.V1Secret }).then(plain),
+      ),
     deleteSecret: async (namespace, name) => {
       await orMissing(core.deleteNamespacedSecret({ namespace, name }));
     },
     listServiceAccounts: async (namespace) =>
       (await wrap(core.listNamespacedServiceAccount({ namespace }))).items.map(plain),
-    getServiceAccount: (namespace, name) => orMissing(core.readNamespacedServiceAccount({ namespace, name }).then(plain)),
+    getServiceAccount: (namespace, name) =>
+      orMissing(core.readNamespacedServiceAccount({ namespace, name }).then(plain)),
     replaceServiceAccount: (namespace, body) =>
       wrap(
         core
@@ -100,8 +103,11 @@ export const connect = (kubeconfig: string | undefined): Kube => {
           .then(plain),
       ),
     getLease: (namespace, name) => orMissing(coord.readNamespacedLease({ namespace, name }).then(plain)),
-    createLease: (namespace, body) => wrap(coord.createNamespacedLease({ namespace, body: body as k8s.V1Lease }).then(plain)),
+    createLease: (namespace, body) =>
+      wrap(coord.createNamespacedLease({ namespace, body: body as k8s.V1Lease }).then(plain)),
     replaceLease: (namespace, body) =>
-      wrap(coord.replaceNamespacedLease({ namespace, name: body.metadata.name, body: body as k8s.V1Lease }).then(plain)),
+      wrap(
+        coord.replaceNamespacedLease({ namespace, name: body.metadata.name, body: body as k8s.V1Lease }).then(plain),
+      ),
   };
 };

@@ -56,9 +56,18 @@ export class LeaderElector {
         });
         return this.became(true);
       }
-      const s = (cur.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number; leaseTransitions?: number; acquireTime?: string };
+      const s = (cur.spec ?? {}) as {
+        holderIdentity?: string;
+        renewTime?: string;
+        leaseDurationSeconds?: number;
+        leaseTransitions?: number;
+        acquireTime?: string;
+      };
       const mine = s.holderIdentity === this.identity;
-      const expired = !s.holderIdentity || !s.renewTime || Date.parse(s.renewTime) + (s.leaseDurationSeconds ?? this.durationSeconds) * 1000 < t;
+      const expired =
+        !s.holderIdentity ||
+        !s.renewTime ||
+        Date.parse(s.renewTime) + (s.leaseDurationSeconds ?? this.durationSeconds) * 1000 < t;
       if (!mine && !expired) return this.became(false);
       await this.kube.replaceLease(namespace, {
         ...cur,
@@ -77,7 +86,8 @@ export class LeaderElector {
   }
 
   private became(leader: boolean): boolean {
-    if (leader !== this.held) this.log.info(leader ? `became the leader (${this.identity})` : "not the leader; standing by");
+    if (leader !== this.held)
+      this.log.info(leader ? `became the leader (${this.identity})` : "not the leader; standing by");
     this.held = leader;
     return leader;
   }
@@ -89,7 +99,10 @@ export class LeaderElector {
     try {
       const cur = await this.kube.getLease(namespace, name);
       if (cur && (cur.spec as { holderIdentity?: string })?.holderIdentity === this.identity)
-        await this.kube.replaceLease(namespace, { ...cur, spec: { ...(cur.spec ?? {}), holderIdentity: "", renewTime: undefined } });
+        await this.kube.replaceLease(namespace, {
+          ...cur,
+          spec: { ...(cur.spec ?? {}), holderIdentity: "", renewTime: undefined },
+        });
     } catch {}
     this.held = false;
   }

@@ -9,10 +9,10 @@ import { oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type PullSecretsConfig, parseConfig } from "./config.ts";
 import type { Kube, Obj } from "./kube.ts";
-import { type Change, type Fresh, type ReconcileOptions, reconcileNamespace, releaseNamespace } from "./reconcile.ts";
-import { namespaceSelector } from "./select.ts";
 import { LeaderElector } from "./leader.ts";
 import { Metrics } from "./metrics.ts";
+import { type Change, type Fresh, type ReconcileOptions, reconcileNamespace, releaseNamespace } from "./reconcile.ts";
+import { namespaceSelector } from "./select.ts";
 
 export interface PullSecretsContext {
   credentials(host: string): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
@@ -57,7 +57,8 @@ export const fetchAll = async (cfg: PullSecretsConfig, ctx: PullSecretsContext, 
 /** Half of the shortest remaining token life, ±10 % jitter, within [10 s, 1 h]. */
 export const nextRefreshMs = (fresh: Fresh, now: number, random = Math.random): number => {
   let shortest = 3_600_000 * 2;
-  for (const c of fresh.values()) if (!(c instanceof Error) && c.expiresAt !== undefined) shortest = Math.min(shortest, c.expiresAt - now);
+  for (const c of fresh.values())
+    if (!(c instanceof Error) && c.expiresAt !== undefined) shortest = Math.min(shortest, c.expiresAt - now);
   const half = shortest / 2;
   return Math.round(Math.min(3_600_000, Math.max(10_000, half * (0.9 + 0.2 * random()))));
 };
@@ -118,7 +119,8 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
     return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: ${oneLine(e)}\n${USAGE}\n`, code: 2 };
   }
   if (values.help) return { stdout: `${USAGE}\n`, stderr: "", code: 0 };
-  if (!values.config) return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: --config is required\n${USAGE}\n`, code: 2 };
+  if (!values.config)
+    return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: --config is required\n${USAGE}\n`, code: 2 };
   let cfg: PullSecretsConfig;
   try {
     cfg = parseConfig(readFileSync(values.config, "utf8"), values.config);
@@ -130,7 +132,11 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
   try {
     kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(values.kubeconfig ?? ctx.env.KUBECONFIG);
   } catch (e) {
-    return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: cannot load the cluster configuration: ${oneLine(e)}\n`, code: 2 };
+    return {
+      stdout: "",
+      stderr: `docker-credential-cloud: pull-secrets: cannot load the cluster configuration: ${oneLine(e)}\n`,
+      code: 2,
+    };
   }
   const o: ReconcileOptions = { kube, cfg, dryRun, log: ctx.log };
   const report = (changes: Change[]) =>
@@ -148,7 +154,12 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
   return runForever(kube, cfg, o, ctx);
 };
 
-const runForever = async (kube: Kube, cfg: PullSecretsConfig, o: ReconcileOptions, ctx: PullSecretsContext): Promise<VerbResult> => {
+const runForever = async (
+  kube: Kube,
+  cfg: PullSecretsConfig,
+  o: ReconcileOptions,
+  ctx: PullSecretsContext,
+): Promise<VerbResult> => {
   const metrics = new Metrics();
   const stop = ctx.signal;
   let server: Server | undefined;
@@ -166,7 +177,14 @@ const runForever = async (kube: Kube, cfg: PullSecretsConfig, o: ReconcileOption
     });
     ctx.log.info(`serving /healthz and /metrics on port ${(server.address() as { port: number }).port}`);
   }
-  const elector = new LeaderElector(kube, cfg.lease, ctx.identity, ctx.now, ctx.log, Number(ctx.env.PULL_SECRETS_LEASE_SECONDS ?? 15));
+  const elector = new LeaderElector(
+    kube,
+    cfg.lease,
+    ctx.identity,
+    ctx.now,
+    ctx.log,
+    Number(ctx.env.PULL_SECRETS_LEASE_SECONDS ?? 15),
+  );
   const selected = namespaceSelector(cfg);
   let fresh: Fresh = new Map();
   let watch: { abort(): void } | undefined;
@@ -199,7 +217,9 @@ const runForever = async (kube: Kube, cfg: PullSecretsConfig, o: ReconcileOption
               if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
               if (type !== "ADDED" && type !== "MODIFIED") return;
               const name = obj.metadata.name;
-              const task = selected(name, labelsOf(obj)) ? reconcileNamespace(name, fresh, o) : releaseNamespace(name, o);
+              const task = selected(name, labelsOf(obj))
+                ? reconcileNamespace(name, fresh, o)
+                : releaseNamespace(name, o);
               task.then(
                 (cs) => {
                   for (const c of cs) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
@@ -216,7 +236,9 @@ const runForever = async (kube: Kube, cfg: PullSecretsConfig, o: ReconcileOption
           watch = handle;
         }
         failures = anyFailed || r.errors.length ? failures + 1 : 0;
-        wait = failures ? Math.min(backoffMs(failures), nextRefreshMs(fresh, ctx.now())) : nextRefreshMs(fresh, ctx.now());
+        wait = failures
+          ? Math.min(backoffMs(failures), nextRefreshMs(fresh, ctx.now()))
+          : nextRefreshMs(fresh, ctx.now());
       } catch (e) {
         failures += 1;
         metrics.apiErrors += 1;
@@ -241,4 +263,3 @@ const runForever = async (kube: Kube, cfg: PullSecretsConfig, o: ReconcileOption
   }
   return { stdout: "", stderr: "", code: 0 };
 };
-

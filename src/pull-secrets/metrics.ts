@@ -37,18 +37,21 @@ export class Metrics {
       "# TYPE pull_secrets_last_success_timestamp_seconds gauge",
     ];
     for (const [h, r] of this.registries)
-      if (r.lastSuccess !== undefined) lines.push(`pull_secrets_last_success_timestamp_seconds{registry="${esc(h)}"} ${r.lastSuccess / 1000}`);
+      if (r.lastSuccess !== undefined)
+        lines.push(`pull_secrets_last_success_timestamp_seconds{registry="${esc(h)}"} ${r.lastSuccess / 1000}`);
     lines.push(
       "# HELP pull_secrets_token_expiry_timestamp_seconds Expiry of the current token per registry.",
       "# TYPE pull_secrets_token_expiry_timestamp_seconds gauge",
     );
     for (const [h, r] of this.registries)
-      if (r.expiresAt !== undefined) lines.push(`pull_secrets_token_expiry_timestamp_seconds{registry="${esc(h)}"} ${r.expiresAt / 1000}`);
+      if (r.expiresAt !== undefined)
+        lines.push(`pull_secrets_token_expiry_timestamp_seconds{registry="${esc(h)}"} ${r.expiresAt / 1000}`);
     lines.push(
       "# HELP pull_secrets_credential_errors_total Failed credential fetches per registry.",
       "# TYPE pull_secrets_credential_errors_total counter",
     );
-    for (const [h, r] of this.registries) lines.push(`pull_secrets_credential_errors_total{registry="${esc(h)}"} ${r.errors}`);
+    for (const [h, r] of this.registries)
+      lines.push(`pull_secrets_credential_errors_total{registry="${esc(h)}"} ${r.errors}`);
     return `${lines.join("\n")}\n`;
   }
 }

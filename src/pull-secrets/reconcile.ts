@@ -151,7 +151,10 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
       added.add(name);
       await kube.replaceServiceAccount(ns, {
         ...cur,
-        metadata: { ...cur.metadata, annotations: { ...(cur.metadata.annotations ?? {}), [SA_ANNOTATION]: [...added].join(",") } },
+        metadata: {
+          ...cur.metadata,
+          annotations: { ...(cur.metadata.annotations ?? {}), [SA_ANNOTATION]: [...added].join(",") },
+        },
         imagePullSecrets: [...list, { name }],
       });
     });
@@ -171,7 +174,10 @@ export const releaseNamespace = async (ns: string, o: ReconcileOptions): Promise
       if (!cur) return;
       const added = (cur.metadata.annotations?.[SA_ANNOTATION] ?? "").split(",").filter(Boolean);
       if (!added.includes(name)) return;
-      changes.push({ namespace: ns, action: `remove ${name} from imagePullSecrets of serviceaccount ${cur.metadata.name}` });
+      changes.push({
+        namespace: ns,
+        action: `remove ${name} from imagePullSecrets of serviceaccount ${cur.metadata.name}`,
+      });
       if (dryRun) return;
       const rest = added.filter((n) => n !== name);
       const annotations = { ...(cur.metadata.annotations ?? {}) };

@@ -4,7 +4,13 @@ import { parseSelector } from "./config.ts";
 
 /** Shell-style glob over a whole name: "*" any run, "?" one character. */
 export const globMatch = (glob: string, name: string): boolean => {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "s");
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "s",
+  );
   return re.test(name);
 };
 

@@ -30,7 +30,9 @@ const GOOGLE_USER = "oauth2accesstoken";
 
 const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
-describe("pull-secrets --once → skopeo pulls with the secret as its authfile (ECR, Artifact Registry, ACR)", { skip }, () => {
+describe("pull-secrets --once → skopeo pulls with the secret as its authfile (ECR, Artifact Registry, ACR)", {
+  skip,
+}, () => {
   let work = "";
   let kube: FakeKube;
   let aws: FakeAws;
@@ -97,7 +99,9 @@ describe("pull-secrets --once → skopeo pulls with the secret as its authfile (
     const s = kube.get("secrets", "web", "cloud-registry-credentials");
     assert.ok(s, r.stdout);
     assert.equal(s.type, "kubernetes.io/dockerconfigjson");
-    const authfile = JSON.parse(Buffer.from((s.data as Record<string, string>)[".dockerconfigjson"] ?? "", "base64").toString());
+    const authfile = JSON.parse(
+      Buffer.from((s.data as Record<string, string>)[".dockerconfigjson"] ?? "", "base64").toString(),
+    );
     assert.deepEqual(Object.keys(authfile.auths).sort(), [ACR, ECR, GAR].sort());
 
     const images = { [ECR]: "team/app", [GAR]: "proj/images/app", [ACR]: "e2e/app" };
@@ -106,7 +110,12 @@ describe("pull-secrets --once → skopeo pulls with the secret as its authfile (
       const pullHome = join(work, `pull-${host}`);
       await mkdir(pullHome, { recursive: true });
       const env = { PATH: "/usr/bin:/bin", HOME: pullHome, TMPDIR: pullHome };
-      const { r: pulled, dest } = await skopeoPull(registry, { image: `${host}/${repo}:v1`, auth: authfile, dir: work, env });
+      const { r: pulled, dest } = await skopeoPull(registry, {
+        image: `${host}/${repo}:v1`,
+        auth: authfile,
+        dir: work,
+        env,
+      });
       assert.equal(pulled.code, 0, `skopeo ${host}: ${pulled.stderr}\n${registry.logs().slice(-1500)}`);
       const img = await readOciImage(dest, "x");
       assert.equal(img.manifestDigest, pushed[host]?.manifestDigest);

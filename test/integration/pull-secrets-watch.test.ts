@@ -102,8 +102,9 @@ describe("pull-secrets, long-running", () => {
     kube.addNamespace("w-2");
     await waitFor(
       () =>
-        JSON.stringify((kube.get("serviceaccounts", "w-2", "default") as { imagePullSecrets?: unknown }).imagePullSecrets) ===
-        JSON.stringify([{ name: NAME }]),
+        JSON.stringify(
+          (kube.get("serviceaccounts", "w-2", "default") as { imagePullSecrets?: unknown }).imagePullSecrets,
+        ) === JSON.stringify([{ name: NAME }]),
       "w-2 served from the watch (secret and service account)",
       10_000,
     );
@@ -120,7 +121,11 @@ describe("pull-secrets, long-running", () => {
       kube.addNamespace("w-5");
     });
     kube.dropWatches();
-    await waitFor(() => !!kube.get("secrets", "w-4", NAME) && !!kube.get("secrets", "w-5", NAME), "w-4/w-5 after 410", 15_000);
+    await waitFor(
+      () => !!kube.get("secrets", "w-4", NAME) && !!kube.get("secrets", "w-5", NAME),
+      "w-4/w-5 after 410",
+      15_000,
+    );
     assert.ok(kube.gone >= 1, "a watch was answered 410 Gone");
     assert.ok(
       kube.requests.some((q) => q.path.includes("watch=true") && q.path.includes("allowWatchBookmarks=true")),
@@ -128,7 +133,10 @@ describe("pull-secrets, long-running", () => {
     );
     const m = await metrics(r);
     assert.match(m, /^pull_secrets_leader 1$/m);
-    assert.match(m, new RegExp(`^pull_secrets_last_success_timestamp_seconds\\{registry="${HOST.replace(/\./g, "\\.")}"\\} \\d`, "m"));
+    assert.match(
+      m,
+      new RegExp(`^pull_secrets_last_success_timestamp_seconds\\{registry="${HOST.replace(/\./g, "\\.")}"\\} \\d`, "m"),
+    );
     assert.match(m, /^pull_secrets_token_expiry_timestamp_seconds\{registry="[^"]+"\} \d/m);
     assert.match(m, /^pull_secrets_credential_errors_total\{registry="[^"]+"\} 0$/m);
     assert.equal(await (await fetch(`http://127.0.0.1:${r.port}/healthz`)).text(), "ok\n");
@@ -147,7 +155,8 @@ describe("pull-secrets, long-running", () => {
       const first = kube.get("secrets", "exp-1", NAME)?.metadata.annotations?.["docker-credential-cloud.io/expires"];
       await waitFor(() => (aws.calls.ecr ?? 0) >= before + 2, "a second ECR call", 40_000);
       await waitFor(
-        () => kube.get("secrets", "exp-1", NAME)?.metadata.annotations?.["docker-credential-cloud.io/expires"] !== first,
+        () =>
+          kube.get("secrets", "exp-1", NAME)?.metadata.annotations?.["docker-credential-cloud.io/expires"] !== first,
         "the secret updated with the new expiry",
         10_000,
       );
@@ -165,25 +174,32 @@ describe("pull-secrets, long-running", () => {
     await waitFor(() => !!kube.get("secrets", "ha-1", NAME), "the leader's pass", 30_000);
     let ma = "";
     let mb = "";
-    await waitFor(() => {
-      void metrics(a).then((m) => {
-        ma = m;
-      });
-      void metrics(b).then((m) => {
-        mb = m;
-      });
-      return /pull_secrets_leader/.test(ma) && /pull_secrets_leader/.test(mb);
-    }, "both metrics endpoints", 20_000);
+    await waitFor(
+      () => {
+        void metrics(a).then((m) => {
+          ma = m;
+        });
+        void metrics(b).then((m) => {
+          mb = m;
+        });
+        return /pull_secrets_leader/.test(ma) && /pull_secrets_leader/.test(mb);
+      },
+      "both metrics endpoints",
+      20_000,
+    );
     const leaders = [ma, mb].filter((m) => /^pull_secrets_leader 1$/m.test(m)).length;
     assert.equal(leaders, 1, `exactly one leader:\n${ma}\n${mb}`);
     const lease = kube.get("leases", "ops", "ha-lease");
-    const holder = (lease?.spec as { holderIdentity?: string }).holderIdentity;
+    const holder = (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
     assert.ok(holder === "replica-a" || holder === "replica-b");
     const [leader, standby] = holder === "replica-a" ? [a, b] : [b, a];
     await stop(leader);
     kube.addNamespace("ha-2");
     await waitFor(() => !!kube.get("secrets", "ha-2", NAME), "the standby took over", 20_000);
-    assert.equal((kube.get("leases", "ops", "ha-lease")?.spec as { holderIdentity?: string }).holderIdentity, standby === a ? "replica-a" : "replica-b");
+    assert.equal(
+      (kube.get("leases", "ops", "ha-lease")?.spec as { holderIdentity?: string } | undefined)?.holderIdentity,
+      standby === a ? "replica-a" : "replica-b",
+    );
     await stop(standby);
   });
 });

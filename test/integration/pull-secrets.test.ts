@@ -1,10 +1,10 @@
 // pull-secrets --once and --dry-run: the built CLI against the fake Kubernetes API (HTTPS, test CA)
 // and the fake AWS, cross-checked with Debian's kubectl reading the same fake.
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
+import { baseEnv, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { run, which } from "../support/namespace.ts";
@@ -54,16 +54,21 @@ describe("pull-secrets against a fake Kubernetes API", () => {
       ...awsEnv(aws, AKID, SECRET),
     });
   const kubectl = async (...args: string[]) => {
-    const r = await run("kubectl", ["--kubeconfig", kubeconfig, ...args], { timeoutMs: 30_000, env: { ...process.env, HOME: work } });
+    const r = await run("kubectl", ["--kubeconfig", kubeconfig, ...args], {
+      timeoutMs: 30_000,
+      env: { ...process.env, HOME: work },
+    });
     assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
     return r.stdout;
   };
   const auths = (ns: string) => {
     const s = kube.get("secrets", ns, NAME);
     assert.ok(s, `secret in ${ns}`);
-    return (JSON.parse(Buffer.from((s.data as Record<string, string>)[".dockerconfigjson"] ?? "", "base64").toString()) as {
-      auths: Record<string, { username: string; password: string; auth: string }>;
-    }).auths;
+    return (
+      JSON.parse(Buffer.from((s.data as Record<string, string>)[".dockerconfigjson"] ?? "", "base64").toString()) as {
+        auths: Record<string, { username: string; password: string; auth: string }>;
+      }
+    ).auths;
   };
   const sa = (ns: string, name = "default") => kube.get("serviceaccounts", ns, name) as unknown as Sa;
 
@@ -72,7 +77,10 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     kube.addNamespace("kube-system");
     kube.addNamespace("other");
     kube.put("serviceaccounts", { metadata: { name: "builder", namespace: "team-1" } });
-    kube.put("serviceaccounts", { metadata: { name: "ci-runner", namespace: "team-1" }, imagePullSecrets: [{ name: "theirs" }] });
+    kube.put("serviceaccounts", {
+      metadata: { name: "ci-runner", namespace: "team-1" },
+      imagePullSecrets: [{ name: "theirs" }],
+    });
     const cfg = await config(
       "many.yaml",
       `registries: [${HOST}, ${HOST2}]\nnamespaces:\n  include: ["team-*", "kube-*"]\n  exclude: ["kube-system", "team-3?"]\n  labelSelector: tier=prod\nserviceAccounts: [default, "ci-*"]\n`,
@@ -80,7 +88,10 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const r = await cli(["--config", cfg, "--once"]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD), "no token in the output");
-    const served = kube.list("secrets").map((s) => s.metadata.namespace).sort();
+    const served = kube
+      .list("secrets")
+      .map((s) => s.metadata.namespace)
+      .sort();
     const expected = Array.from({ length: 40 }, (_, i) => i)
       .filter((i) => i % 2 === 1 && !(i >= 30 && i < 40))
       .map((i) => `team-${i}`)
@@ -134,8 +145,14 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const writes = kube.requests.filter((q) => q.method !== "GET").length;
     const r = await cli(["--config", cfg, "--dry-run"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^would create secret cloud-registry-credentials \(123456789012[^)]*\) in namespace dry-1$/m);
-    assert.match(r.stdout, /^would add cloud-registry-credentials to imagePullSecrets of serviceaccount default in namespace dry-1$/m);
+    assert.match(
+      r.stdout,
+      /^would create secret cloud-registry-credentials \(123456789012[^)]*\) in namespace dry-1$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^would add cloud-registry-credentials to imagePullSecrets of serviceaccount default in namespace dry-1$/m,
+    );
     assert.ok(!r.stdout.includes(PASSWORD));
     assert.equal(kube.requests.filter((q) => q.method !== "GET").length, writes);
     assert.equal(kube.get("secrets", "dry-1", NAME), undefined);
@@ -152,7 +169,9 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const r = await cli(["--config", cfg, "--once"]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(sa("race-1").imagePullSecrets, [{ name: "concurrent" }, { name: NAME }]);
-    const puts = kube.requests.filter((q) => q.method === "PUT" && q.path.startsWith("/api/v1/namespaces/race-1/serviceaccounts"));
+    const puts = kube.requests.filter(
+      (q) => q.method === "PUT" && q.path.startsWith("/api/v1/namespaces/race-1/serviceaccounts"),
+    );
     assert.equal(puts.length, 2, "one conflict, one retry");
   });
 
@@ -211,9 +230,15 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     assert.equal((await cli(["--config", cfg, "--once"])).code, 0);
     const cur = kube.get("serviceaccounts", "leave-1", "default");
     assert.ok(cur);
-    kube.put("serviceaccounts", { ...cur, imagePullSecrets: [...((cur.imagePullSecrets as []) ?? []), { name: "keep-me" }] });
+    kube.put("serviceaccounts", {
+      ...cur,
+      imagePullSecrets: [...((cur.imagePullSecrets as []) ?? []), { name: "keep-me" }],
+    });
     kube.put("secrets", { metadata: { name: "unrelated", namespace: "leave-1" }, type: "Opaque" });
-    const narrowed = await config("leave2.yaml", `registries: [${HOST}]\nnamespaces: { include: ["leave-*"], exclude: ["leave-1"] }\n`);
+    const narrowed = await config(
+      "leave2.yaml",
+      `registries: [${HOST}]\nnamespaces: { include: ["leave-*"], exclude: ["leave-1"] }\n`,
+    );
     const r = await cli(["--config", narrowed, "--once"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^delete secret cloud-registry-credentials in namespace leave-1$/m);
@@ -222,6 +247,31 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const after = sa("leave-1");
     assert.deepEqual(after.imagePullSecrets, [{ name: "keep-me" }]);
     assert.equal(after.metadata.annotations?.["docker-credential-cloud.io/added-pull-secrets"], undefined);
+  });
+
+  test("the Kubernetes client is loaded by pull-secrets only, never on the helper's hit path", async () => {
+    const env = { ...baseEnv(join(work, "trace-home")), ...awsEnv(aws, AKID, SECRET) };
+    assert.equal((await runCli(["get"], `${HOST}\n`, env)).code, 0);
+    const hitTrace = join(work, "hit-loads.txt");
+    const hit = await runCli(["get"], `${HOST}\n`, {
+      ...env,
+      NODE_OPTIONS: `--import ${TRACE_LOADS}`,
+      DCC_TRACE_LOADS: hitTrace,
+    });
+    assert.equal(hit.code, 0, hit.stderr);
+    const hitLoads = await readFile(hitTrace, "utf8");
+    assert.match(hitLoads, /dist\/cli\/cli\.js/, "the tracer saw our modules");
+    assert.doesNotMatch(hitLoads, /@kubernetes|client-node/);
+    // Positive control: the same tracer does see the client when the verb runs.
+    const verbTrace = join(work, "verb-loads.txt");
+    const cfg = await config("trace.yaml", `registries: [${HOST}]\nnamespaces: { include: ["none-*"] }\n`);
+    const verb = await runCli(["pull-secrets", "--kubeconfig", kubeconfig, "--config", cfg, "--dry-run"], "", {
+      ...env,
+      NODE_OPTIONS: `--import ${TRACE_LOADS}`,
+      DCC_TRACE_LOADS: verbTrace,
+    });
+    assert.equal(verb.code, 0, verb.stderr);
+    assert.match(await readFile(verbTrace, "utf8"), /@kubernetes\/client-node/);
   });
 
   test("bad config and arguments: one line, exit 2", async () => {

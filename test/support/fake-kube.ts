@@ -282,7 +282,10 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     const timer = bookmarks
       ? setInterval(
           () =>
-            line({ type: "BOOKMARK", object: { kind: "Namespace", apiVersion: "v1", metadata: { resourceVersion: String(rv) } } }),
+            line({
+              type: "BOOKMARK",
+              object: { kind: "Namespace", apiVersion: "v1", metadata: { resourceVersion: String(rv) } },
+            }),
           500,
         )
       : undefined;
@@ -298,9 +301,15 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     const url = new URL(req.url ?? "/", "http://x");
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/\/$/, "");
-    requests.push({ method, path: url.pathname + url.search, contentType: req.headers["content-type"], auth: req.headers.authorization });
+    requests.push({
+      method,
+      path: url.pathname + url.search,
+      contentType: req.headers["content-type"],
+      auth: req.headers.authorization,
+    });
     const body = method === "GET" || method === "DELETE" ? "" : await readBody(req);
-    if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    if (req.headers.authorization !== `Bearer ${token}`)
+      return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
     const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}${url.search}`));
     if (h?.fn) {
       const fn = h.fn;
@@ -340,7 +349,8 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     if (!name) {
       if (method === "GET") {
         if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
-          if (resource !== "namespaces") return send(res, 405, status(405, "MethodNotAllowed", "watch only namespaces"));
+          if (resource !== "namespaces")
+            return send(res, 405, status(405, "MethodNotAllowed", "watch only namespaces"));
           return handleWatch(req, res, url.searchParams);
         }
         return send(res, 200, {
@@ -357,7 +367,8 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
         parsed.metadata.namespace = ns;
         delete parsed.metadata.resourceVersion;
         const created = write(resource, parsed, "ADDED");
-        if (resource === "namespaces") write("serviceaccounts", { metadata: { name: "default", namespace: created.metadata.name } }, "ADDED");
+        if (resource === "namespaces")
+          write("serviceaccounts", { metadata: { name: "default", namespace: created.metadata.name } }, "ADDED");
         return send(res, 201, created);
       }
       return send(res, 405, status(405, "MethodNotAllowed", method));
@@ -380,7 +391,11 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
         return send(
           res,
           409,
-          status(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`),
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
         );
       next = parsed;
     } else if (method === "PATCH") {
@@ -397,7 +412,13 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
       if (want !== undefined && want !== cur.metadata.resourceVersion)
         return send(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}"`));
     } else return send(res, 405, status(405, "MethodNotAllowed", method));
-    next.metadata = { ...next.metadata, name, namespace: ns, uid: cur.metadata.uid, creationTimestamp: cur.metadata.creationTimestamp };
+    next.metadata = {
+      ...next.metadata,
+      name,
+      namespace: ns,
+      uid: cur.metadata.uid,
+      creationTimestamp: cur.metadata.creationTimestamp,
+    };
     return send(res, 200, write(resource, next, "MODIFIED"));
   };
 
