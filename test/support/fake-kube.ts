@@ -44,6 +44,18 @@ const KINDS: Kind[] = [
   },
 ];
 
+/** Kinds only discovered (so that kubectl --dry-run=client can map the packaging manifests), not served. */
+const DISCOVERY_ONLY: Record<string, (readonly [string, string, boolean])[]> = {
+  "apps/v1": [["deployments", "Deployment", true]],
+  "batch/v1": [["cronjobs", "CronJob", true]],
+  "rbac.authorization.k8s.io/v1": [
+    ["clusterroles", "ClusterRole", false],
+    ["clusterrolebindings", "ClusterRoleBinding", false],
+    ["roles", "Role", true],
+    ["rolebindings", "RoleBinding", true],
+  ],
+};
+
 export type Request = { method: string; path: string; contentType: string | undefined; auth: string | undefined };
 
 export interface FakeKube {
@@ -233,28 +245,39 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
       return {
         kind: "APIGroupList",
         apiVersion: "v1",
-        groups: [
-          {
-            name: "coordination.k8s.io",
-            versions: [{ groupVersion: "coordination.k8s.io/v1", version: "v1" }],
-            preferredVersion: { groupVersion: "coordination.k8s.io/v1", version: "v1" },
-          },
-        ],
+        groups: ["coordination.k8s.io", ...Object.keys(DISCOVERY_ONLY).map((gv) => gv.split("/")[0])].map((name) => ({
+          name,
+          versions: [{ groupVersion: `${name}/v1`, version: "v1" }],
+          preferredVersion: { groupVersion: `${name}/v1`, version: "v1" },
+        })),
       };
-    const gv = path === "/api/v1" ? "v1" : path === "/apis/coordination.k8s.io/v1" ? "coordination.k8s.io/v1" : null;
+    const gv = path === "/api/v1" ? "v1" : path.startsWith("/apis/") ? path.slice(6) : null;
     if (!gv) return undefined;
+    const extra = (gv === "v1" ? [["configmaps", "ConfigMap", true] as const] : (DISCOVERY_ONLY[gv] ?? [])).map(
+      ([name, kind, namespaced]) => ({
+        name,
+        singularName: kind.toLowerCase(),
+        namespaced,
+        kind,
+        verbs: ["create", "get", "list"],
+      }),
+    );
+    if (!extra.length && gv !== "coordination.k8s.io/v1") return undefined;
     return {
       kind: "APIResourceList",
       apiVersion: "v1",
       groupVersion: gv,
-      resources: KINDS.filter((x) => x.apiVersion === gv).map((x) => ({
-        name: x.resource,
-        singularName: x.kind.toLowerCase(),
-        namespaced: x.namespaced,
-        kind: x.kind,
-        verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
-        shortNames: x.resource === "serviceaccounts" ? ["sa"] : x.resource === "namespaces" ? ["ns"] : undefined,
-      })),
+      resources: [
+        ...extra,
+        ...KINDS.filter((x) => x.apiVersion === gv).map((x) => ({
+          name: x.resource,
+          singularName: x.kind.toLowerCase(),
+          namespaced: x.namespaced,
+          kind: x.kind,
+          verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+          shortNames: x.resource === "serviceaccounts" ? ["sa"] : x.resource === "namespaces" ? ["ns"] : undefined,
+        })),
+      ],
     };
   };
 
