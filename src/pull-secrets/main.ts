@@ -187,19 +187,26 @@ const runForever = async (
   );
   const selected = namespaceSelector(cfg);
   let fresh: Fresh = new Map();
+  // The live watch: a token set before the request starts (its end may be reported before the
+  // request's promise settles) and the handle to abort it.
   let watch: { abort(): void } | undefined;
+  let aborter: { abort(): void } | undefined;
   let failures = 0;
   let wake: (() => void) | undefined;
+  let shortWatches = 0;
   try {
     while (!stop?.aborted) {
       if (!(await elector.tryAcquire())) {
         metrics.leader = false;
-        watch?.abort();
+        aborter?.abort();
         watch = undefined;
         await sleep(elector.retryMs(), stop);
         continue;
       }
       metrics.leader = true;
+      // A watch that keeps ending at once (API errors) must not turn into a hot re-list loop.
+      if (shortWatches > 0) await sleep(backoffMs(shortWatches), stop);
+      if (stop?.aborted) break;
       fresh = await fetchAll(cfg, ctx, metrics);
       const anyFailed = [...fresh.values()].some((c) => c instanceof Error);
       let wait: number;
@@ -211,6 +218,9 @@ const runForever = async (
           // New namespaces within seconds: a watch from the list's resourceVersion; when it ends
           // (dropped, 410 Gone), the next loop turn re-lists and watches again.
           let rv = r.resourceVersion;
+          const started = ctx.now();
+          const token = { abort: () => {} };
+          watch = token;
           const handle = await kube.watchNamespaces(
             rv,
             (type, obj) => {
@@ -229,11 +239,13 @@ const runForever = async (
             },
             (err) => {
               if (err) ctx.log.warn(`namespace watch ended: ${oneLine(err)}; resyncing`);
-              if (watch === handle) watch = undefined;
+              shortWatches = ctx.now() - started < 5_000 ? shortWatches + 1 : 0;
+              if (watch === token) watch = undefined;
               wake?.();
             },
           );
-          watch = handle;
+          if (watch === token) aborter = handle;
+          else handle.abort();
         }
         failures = anyFailed || r.errors.length ? failures + 1 : 0;
         wait = failures
@@ -257,7 +269,7 @@ const runForever = async (
       }
     }
   } finally {
-    watch?.abort();
+    aborter?.abort();
     await elector.release();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
