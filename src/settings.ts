@@ -3,12 +3,13 @@
 
 import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
+import type { Env } from "./env.ts";
 import { ConfigError } from "./errors.ts";
 import { ensurePrivateDir, readOwnFile, writeOwnFile } from "./fsafe.ts";
-import { digest } from "./identity/hash.ts";
+import { digest } from "./hash.ts";
 import { type Level, parseLevel } from "./log.ts";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from "./env.ts";
 export type StoreBackend = "auto" | "keyring" | "file";
 
 export interface Settings {

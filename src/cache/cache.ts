@@ -12,7 +12,7 @@
 
 import { fs, path } from "../builtins.ts";
 import { ensurePrivateDir, readOwnFile, UnsafePathError, writeOwnFile } from "../fsafe.ts";
-import { digest } from "../identity/hash.ts";
+import { digest } from "../hash.ts";
 import { type Entry, isLive, validEntry } from "./entry.ts";
 
 export const CACHE_VERSION = 1;

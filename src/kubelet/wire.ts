@@ -9,6 +9,7 @@
 // order Go's encoder writes them, as one compact object and a newline.
 
 import { UsageError } from "../errors.ts";
+import { isObj } from "../json.ts";
 import {
   type CredentialProviderRequest,
   type CredentialProviderResponse,
@@ -17,8 +18,6 @@ import {
   REQUEST_KIND,
   RESPONSE_KIND,
 } from "./types.ts";
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const typeName = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
 

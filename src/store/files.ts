@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { ensurePrivateDir, UnsafePathError, writeOwnFile } from "../fsafe.ts";
-import { STORE_FORMAT, StoreError } from "./store.ts";
+import { STORE_FORMAT, StoreError } from "./format.ts";
 
 export const writeStoreFile = async (file: string, entries: Record<string, unknown>): Promise<void> => {
   try {
