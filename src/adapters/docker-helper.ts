@@ -4,7 +4,7 @@
 // scheme, trailing slash and :443 never create a second entry; index.docker.io/v1/ is docker.io.
 
 import { isUsable } from "../cache/entry.ts";
-import { type CredentialDeps, hostCredentials } from "../credentials.ts";
+import { type CredentialDeps, credentialsFor } from "../credentials.ts";
 import { ConfigError, NoIdentityError, NotFoundError, oneLine, UsageError } from "../errors.ts";
 import { parseServerUrl, storeKey } from "../hosts.ts";
 import { scrub } from "../log.ts";
@@ -35,7 +35,7 @@ const get = async (input: string, deps: CredentialDeps, creds: CredentialStore):
   if (!ref) return fail(WIRE.notFound);
   const stored = await creds.get(ref);
   if (stored) return ok(credentialsJson(stored.serverURL, stored.username, stored.secret));
-  const c = await hostCredentials(ref.host, deps);
+  const c = await credentialsFor(ref.host, {}, deps);
   return ok(credentialsJson(serverURL, c.username, c.secret));
 };
 

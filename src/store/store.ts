@@ -10,7 +10,6 @@
 
 import { path } from "../builtins.ts";
 import type { Env } from "../env.ts";
-import { readOwnFile, UnsafePathError } from "../fsafe.ts";
 import { type ServerRef, storeKey } from "../hosts.ts";
 import type { Logger } from "../log.ts";
 import type { StoreBackend } from "../settings.ts";
