@@ -12,9 +12,9 @@ import { fs, os, util } from "./builtins.ts";
 import { oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
-import { loadSettings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
 import { VERSION } from "./version.ts";
-import { credentialDeps, staticStore } from "./wiring.ts";
+import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);
@@ -113,9 +113,9 @@ const run = async (argv: string[]): Promise<number> => {
     return 1;
   }
   const env = process.env;
-  let settings: Awaited<ReturnType<typeof loadSettings>>;
+  let settings: Settings;
   try {
-    settings = await loadSettings(env, homeDir(env));
+    settings = await edgeSettings(env, homeDir(env));
   } catch (e) {
     writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
     return 1;
