@@ -9,7 +9,7 @@ import { ConfigError, NoIdentityError, NotFoundError, oneLine, UsageError } from
 import { parseServerUrl, storeKey } from "../hosts.ts";
 import { scrub } from "../log.ts";
 import { type CredentialStore, noStore } from "../store/store.ts";
-import { WIRE } from "../wire.ts";
+import { WIRE } from "./docker-wire.ts";
 
 export const DOCKER_ACTIONS = ["get", "store", "erase", "list", "version"] as const;
 export type DockerAction = (typeof DOCKER_ACTIONS)[number];
