@@ -1,7 +1,7 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
-import { handleDockerAction } from "./adapters/docker-helper.ts";
+import { handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
 import {
   handleKubeletRequest,
   KUBELET_ACTION,
@@ -100,7 +100,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (values.version) {
-    writeAll(1, `docker-credential-cloud ${VERSION}\n`);
+    writeAll(1, VERSION_LINE(VERSION));
     return 0;
   }
   const action = positionals[0];
@@ -123,8 +123,7 @@ const run = async (argv: string[]): Promise<number> => {
   const log = createLogger(settings.logLevel, stderr);
   const now = () => Date.now();
   const deps = credentialDeps(settings, log, now);
-  const input =
-    action === "get" || action === "erase" || action === "store" || action === KUBELET_ACTION ? await readStdin() : "";
+  const input = STDIN_ACTIONS.includes(action) || action === KUBELET_ACTION ? await readStdin() : "";
   // Kubelet plugin mode: selected by the config's `args: ["kubelet"]`, or detected when the
   // kubelet's JSON arrives on `get` (a binary configured with `args: ["get"]` or copied from a
   // docker-credential-* setup).

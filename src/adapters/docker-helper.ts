@@ -13,6 +13,8 @@ import { WIRE } from "./docker-wire.ts";
 
 export const DOCKER_ACTIONS = ["get", "store", "erase", "list", "version"] as const;
 export type DockerAction = (typeof DOCKER_ACTIONS)[number];
+/** The verbs whose input arrives on stdin (the entry point reads it only for these). */
+export const STDIN_ACTIONS: readonly string[] = ["get", "store", "erase"] satisfies DockerAction[];
 
 export interface Result {
   stdout: string;
