@@ -30,6 +30,7 @@ Environment:
   DOCKER_CREDENTIAL_CLOUD_CONFIG        config file (default $XDG_CONFIG_HOME/docker-credential-cloud/config.yaml,
                                         then /etc/docker-credential-cloud/config.yaml)
   DOCKER_CREDENTIAL_CLOUD_LOG           stderr log level: silent, error, warn (default), info, debug
+                                        (any other value is an error)
   DOCKER_CREDENTIAL_CLOUD_CACHE         "off" disables the token cache
   DOCKER_CREDENTIAL_CLOUD_CACHE_DIR     token cache directory (default $XDG_CACHE_HOME/docker-credential-cloud)
   DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 60, 0 = never)

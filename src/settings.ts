@@ -5,7 +5,7 @@ import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { ConfigError } from "./errors.ts";
-import { type Level, parseLevel } from "./log.ts";
+import { LEVELS, type Level, parseLevel } from "./log.ts";
 
 export type { Env } from "./env.ts";
 
@@ -119,6 +119,11 @@ export const loadSettings = async (
   const store = (env[ENV.store] ?? "auto").toLowerCase();
   if (!["auto", "keyring", "file"].includes(store)) {
     throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got "${store}"`);
+  }
+  // Like the other settings, a misspelt level is an error (it used to fall back to warn silently).
+  const level = (env[ENV.log] ?? "").trim().toLowerCase();
+  if (level !== "" && !(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`${ENV.log}: must be ${LEVELS.join(", ")}, got ${JSON.stringify(level.slice(0, 40))}`);
   }
   const negative =
     seconds(env[ENV.negativeTtl], ENV.negativeTtl) ??
