@@ -5,7 +5,7 @@ import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { ConfigError } from "./errors.ts";
-import { LEVELS, type Level, parseLevel } from "./log.ts";
+import { excerpt, LEVELS, type Level, parseLevel } from "./log.ts";
 
 export type { Env } from "./env.ts";
 
@@ -63,7 +63,7 @@ const seconds = (raw: string | undefined, name: string): number | undefined => {
   if (raw === undefined || raw.trim() === "") return undefined;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0 || n > MAX_SECONDS) {
-    throw new ConfigError(`${name}: expected a number of seconds from 0 to ${MAX_SECONDS}, got "${raw}"`);
+    throw new ConfigError(`${name}: expected a number of seconds from 0 to ${MAX_SECONDS}, got ${excerpt(raw)}`);
   }
   return n;
 };
@@ -118,12 +118,12 @@ export const loadSettings = async (
     env[ENV.dataDir] || path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "docker-credential-cloud");
   const store = (env[ENV.store] ?? "auto").toLowerCase();
   if (!["auto", "keyring", "file"].includes(store)) {
-    throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got "${store}"`);
+    throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got ${excerpt(store)}`);
   }
   // Like the other settings, a misspelt level is an error (it used to fall back to warn silently).
   const level = (env[ENV.log] ?? "").trim().toLowerCase();
   if (level !== "" && !(LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError(`${ENV.log}: must be ${LEVELS.join(", ")}, got ${JSON.stringify(level.slice(0, 40))}`);
+    throw new ConfigError(`${ENV.log}: must be ${LEVELS.join(", ")}, got ${excerpt(level)}`);
   }
   const negative =
     seconds(env[ENV.negativeTtl], ENV.negativeTtl) ??
