@@ -112,6 +112,10 @@ export const openStore = (opts: StoreOptions): CredentialStore => {
     }
     const b = await openFile();
     log.debug(`store backend: ${b.where} (no OS keyring: ${k.reason})`);
+    // Said once per store, as Docker does for plaintext `auths`; an explicit file mode is not told.
+    warn(
+      `no OS keyring is reachable, so the secret is stored unencrypted (mode 0600) in ${b.where}; set DOCKER_CREDENTIAL_CLOUD_STORE=file to make that the choice`,
+    );
     return b;
   };
 
