@@ -2,6 +2,7 @@
 // exit code. Everything below receives plain values and returns strings.
 
 import { handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
+import { WIRE } from "./adapters/docker-wire.ts";
 import {
   handleKubeletRequest,
   KUBELET_ACTION,
@@ -117,7 +118,10 @@ const run = async (argv: string[]): Promise<number> => {
   try {
     settings = await edgeSettings(env, homeDir(env));
   } catch (e) {
-    writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
+    const line = `docker-credential-cloud: ${scrub(oneLine(e))}\n`;
+    writeAll(errorFd, line);
+    // Docker drops a failing helper's stdout: the cause goes to stderr too.
+    if (errorFd === 1) stderr(line);
     return 1;
   }
   const log = createLogger(settings.logLevel, stderr);
@@ -137,6 +141,12 @@ const run = async (argv: string[]): Promise<number> => {
   const store = staticStore(settings, log, now);
   const result = await handleDockerAction(action, input, deps, VERSION, store);
   writeAll(1, result.stdout);
+  // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
+  // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.
+  if (result.code !== 0 && result.stdout !== `${WIRE.notFound}\n`) {
+    const line = result.stdout.trimEnd();
+    stderr(`${line.startsWith("docker-credential-cloud: ") ? line : `docker-credential-cloud: ${line}`}\n`);
+  }
   return result.code;
 };
 

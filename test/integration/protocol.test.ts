@@ -53,7 +53,20 @@ test("a malformed config file: one line naming the file, exit 1, no stack", asyn
   const r = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^docker-credential-cloud: .*config\.yaml: registries\[0\]\.aws\.profle: unknown key\n$/);
-  assert.equal(r.stderr, "");
+  // Issue 13 §2: Docker drops a failing helper's stdout, so the cause is on stderr too.
+  assert.equal(r.stderr, r.stdout);
+});
+
+test("a failing get keeps the protocol line on stdout and repeats the cause on stderr; not found stays quiet", async (t) => {
+  const h = await tmpTree(t);
+  const bad = await runCli(["get"], "", baseEnv(h));
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, "no credentials server URL\n");
+  assert.equal(bad.stderr, "docker-credential-cloud: no credentials server URL\n");
+  const none = await runCli(["get"], "quay.io", baseEnv(h));
+  assert.equal(none.code, 1);
+  assert.equal(none.stdout, "credentials not found in native keychain\n");
+  assert.equal(none.stderr, "");
 });
 
 test("an explicit config path that does not exist is an error", async (t) => {
