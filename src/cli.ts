@@ -1,7 +1,7 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
-import { handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
+import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
 import { WIRE } from "./adapters/docker-wire.ts";
 import {
   handleKubeletRequest,
@@ -10,10 +10,10 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
-import { oneLine } from "./errors.ts";
+import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
-import type { Settings } from "./settings.ts";
+import { loadSettings, type Settings } from "./settings.ts";
 import { VERSION } from "./version.ts";
 import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
@@ -75,6 +75,28 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/** `get` with a broken config file: stored logins only; null when that does not apply. */
+const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
+  const { EMPTY_CONFIG } = await import("./config.ts");
+  const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
+  if (!settings) return null; // not the config file: the environment itself is bad
+  const input = await readStdin();
+  if (looksLikeKubeletRequest(input)) return null;
+  const log = createLogger(settings.logLevel, stderr);
+  const r = await getStoredOnly(
+    input,
+    staticStore(settings, log, () => Date.now()),
+  );
+  if (!r) return null;
+  writeAll(1, r.stdout);
+  stderr(
+    line
+      .replace(/^docker-credential-cloud: /, "docker-credential-cloud: warn: ")
+      .replace(/\n$/, "; served the credentials stored with docker login\n"),
+  );
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   let parsed: ReturnType<
@@ -119,6 +141,12 @@ const run = async (argv: string[]): Promise<number> => {
     settings = await edgeSettings(env, homeDir(env));
   } catch (e) {
     const line = `docker-credential-cloud: ${scrub(oneLine(e))}\n`;
+    // A config-file typo must not hide what `docker login` stored: `get` still serves those
+    // (the store's settings come from the environment only) and names the typo on stderr.
+    if (action === "get" && e instanceof ConfigError) {
+      const served = await storedDespite(env, line);
+      if (served !== null) return served;
+    }
     writeAll(errorFd, line);
     // Docker drops a failing helper's stdout: the cause goes to stderr too.
     if (errorFd === 1) stderr(line);

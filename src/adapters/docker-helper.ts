@@ -41,6 +41,16 @@ const get = async (input: string, deps: CredentialDeps, creds: CredentialStore):
   return ok(credentialsJson(serverURL, c.username, c.secret));
 };
 
+/**
+ * `get` when the config file is broken: only what `docker login` stored (the config does not
+ * affect it); null when nothing is stored for the registry.
+ */
+export const getStoredOnly = async (input: string, creds: CredentialStore): Promise<Result | null> => {
+  const ref = input.trim() === "" ? null : parseServerUrl(input);
+  const stored = ref ? await creds.get(ref) : null;
+  return stored ? ok(credentialsJson(stored.serverURL, stored.username, stored.secret)) : null;
+};
+
 const credentialsJson = (serverURL: string, username: string, secret: string): string =>
   `${JSON.stringify({ ServerURL: serverURL, Username: username, Secret: secret })}\n`;
 
