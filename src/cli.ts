@@ -10,6 +10,7 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
+import { EMPTY_CONFIG } from "./config.ts";
 import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
@@ -77,7 +78,6 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
 
 /** `get` with a broken config file: stored logins only; null when that does not apply. */
 const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
-  const { EMPTY_CONFIG } = await import("./config.ts");
   const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
   if (!settings) return null; // not the config file: the environment itself is bad
   const input = await readStdin();
