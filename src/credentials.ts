@@ -91,7 +91,8 @@ export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Cr
       if (served) return served;
       throw new NoIdentityError(absentNow);
     }
-    const ctx: FetchContext = { settings: deps.settings, log, now };
+    const { env, home, requestTimeoutMs } = deps.settings;
+    const ctx: FetchContext = { env, home, requestTimeoutMs, log, now };
     try {
       const provider = await deps.loadProvider(route.provider);
       const token = await provider.fetchToken(route, ctx);

@@ -4,7 +4,7 @@
 import { fileCache, noCache } from "./cache/cache.ts";
 import type { CredentialDeps } from "./credentials.ts";
 import type { Logger } from "./log.ts";
-import { loadProvider } from "./providers/types.ts";
+import { loadProvider } from "./providers/index.ts";
 import type { Settings } from "./settings.ts";
 import { type CredentialStore, openStore } from "./store/store.ts";
 

@@ -1,6 +1,6 @@
 // AWS SDK errors → our taxonomy. Kept apart from the SDK so it is testable with plain objects.
 
-import { NoIdentityError, oneLine, ProviderError } from "../errors.ts";
+import { NoIdentityError, oneLine, ProviderError } from "../../errors.ts";
 
 interface AwsErrorLike {
   name?: string;

@@ -1,0 +1,94 @@
+// AWS ECR (private and public): the provider entry, imported on a cache miss only. The identity
+// order is aws/plan.ts, the SDK credentials aws/credentials.ts, the error taxonomy aws/errors.ts;
+// this module calls GetAuthorizationToken. Every HTTP call has connection and request timeouts
+// that throw, and the whole fetch an overall deadline.
+
+import { withDeadline } from "../../deadline.ts";
+import { ProviderError } from "../../errors.ts";
+import { awsIdentityIsExplicit } from "../../identity/aws.ts";
+import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
+import type { FetchContext, Token } from "../types.ts";
+import { credentialsFor, requestHandler } from "./credentials.ts";
+import { classifyAwsError } from "./errors.ts";
+
+export { awsIdentityPlan, IRSA_ROLE_ANNOTATION, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
+
+const PUBLIC_REGION = "us-east-1";
+
+/** "AWS:password" (base64) → user and password, split at the first colon. */
+export const decodeAuthorizationToken = (b64: string): { username: string; secret: string } => {
+  const text = Buffer.from(b64, "base64").toString("utf8");
+  const i = text.indexOf(":");
+  if (i <= 0) throw new ProviderError("ECR returned an authorization token that is not user:password");
+  return { username: text.slice(0, i), secret: text.slice(i + 1) };
+};
+
+const fetchPrivate = async (route: EcrRoute, ctx: FetchContext): Promise<Token> => {
+  const { ECRClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
+  const timeoutMs = ctx.requestTimeoutMs;
+  const env = ctx.env;
+  // A custom endpoint (tests, VPC endpoints) and FIPS/dual-stack cannot be combined in the SDK.
+  const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
+  const client = new ECRClient({
+    region: route.region,
+    credentials: await credentialsFor(route, route.region, timeoutMs, env),
+    useFipsEndpoint: route.fips && !customEndpoint,
+    useDualstackEndpoint: route.dualStack && !customEndpoint,
+    requestHandler: requestHandler(timeoutMs),
+    maxAttempts: 2,
+  });
+  const out = await client.send(
+    new GetAuthorizationTokenCommand(route.registryId ? { registryIds: [route.registryId] } : {}),
+  );
+  const data = out.authorizationData?.[0];
+  if (!data?.authorizationToken) throw new ProviderError(`ECR returned no authorization data for ${route.host}`);
+  return {
+    ...decodeAuthorizationToken(data.authorizationToken),
+    expiresAt: data.expiresAt ? data.expiresAt.getTime() : ctx.now() + 12 * 3600_000,
+  };
+};
+
+const fetchPublic = async (route: EcrPublicRoute, ctx: FetchContext): Promise<Token> => {
+  const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr-public");
+  const timeoutMs = ctx.requestTimeoutMs;
+  const client = new ECRPUBLICClient({
+    region: PUBLIC_REGION,
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env),
+    requestHandler: requestHandler(timeoutMs),
+    maxAttempts: 2,
+  });
+  const out = await client.send(new GetAuthorizationTokenCommand({}));
+  const data = out.authorizationData;
+  if (!data?.authorizationToken) throw new ProviderError(`ECR Public returned no authorization data`);
+  return {
+    ...decodeAuthorizationToken(data.authorizationToken),
+    expiresAt: data.expiresAt ? data.expiresAt.getTime() : ctx.now() + 12 * 3600_000,
+  };
+};
+
+export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token> => {
+  if (route.provider !== "ecr" && route.provider !== "ecr-public") {
+    throw new Error(`ecr provider cannot serve ${route.provider}`);
+  }
+  const what =
+    route.provider === "ecr"
+      ? `ECR GetAuthorizationToken for ${route.host} (${route.region})`
+      : "ECR Public GetAuthorizationToken";
+  // Per-request timeouts bound each HTTP call; this bounds the whole of credential resolution too
+  // (a credential_process that never exits, chained role assumptions, retries).
+  const budgetMs = 3 * ctx.requestTimeoutMs;
+  try {
+    return await withDeadline(
+      route.provider === "ecr" ? fetchPrivate(route, ctx) : fetchPublic(route, ctx),
+      budgetMs,
+      () =>
+        new ProviderError(
+          `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
+        ),
+    );
+  } catch (e) {
+    if (e instanceof ProviderError) throw e;
+    const defaultChain = !route.workload && !awsIdentityIsExplicit(ctx.env, route.aws);
+    throw classifyAwsError(e, what, route.identity.label, defaultChain);
+  }
+};
