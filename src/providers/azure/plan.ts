@@ -102,10 +102,15 @@ export const azureIdentityPlan = (route: AcrRoute, env: Env): IdentityPlan => {
   return {
     cloud: "azure",
     origin: plan.origin,
-    sources: plan.sources.map((s) =>
-      s.unavailable
-        ? { kind: s.kind, label: s.label, status: "unavailable" as const, reason: s.unavailable }
-        : { kind: s.kind, label: s.label, status: "probe" as const },
-    ),
+    sources: plan.sources.map((s, i) => {
+      if (s.unavailable) return { kind: s.kind, label: s.label, status: "unavailable" as const, reason: s.unavailable };
+      // A configured service principal or workload identity either answers or fails: it never
+      // hands over to the next source. Managed identity and the CLI are found out by trying.
+      const before = plan.sources.slice(0, i).find((x) => !x.unavailable);
+      if (before && (before.kind === "environment" || before.kind === "workload"))
+        return { kind: s.kind, label: s.label, status: "available" as const };
+      const decisive = s.kind === "environment" || s.kind === "workload";
+      return { kind: s.kind, label: s.label, status: decisive ? ("selected" as const) : ("probe" as const) };
+    }),
   };
 };
