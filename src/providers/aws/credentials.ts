@@ -1,6 +1,7 @@
 // AWS credential discovery: the SDK credential providers for a route, built from the same
 // decision as plan.ts. @aws-sdk/credential-providers is imported here, on a cache miss only.
 
+import type { Agent } from "node:http";
 import { ProviderError } from "../../errors.ts";
 import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
 import type { Env } from "../../settings.ts";
@@ -9,18 +10,28 @@ import { WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
 const DEFAULT_SESSION_NAME = "docker-credential-cloud";
 const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
 
-/** Connection and request timeouts that throw, so a silent endpoint becomes a one-line error. */
-export const requestHandler = (timeoutMs: number) => ({
+/**
+ * Connection and request timeouts that throw, so a silent endpoint becomes a one-line error; the
+ * proxy agent of network.ts when a proxy is configured (the SDK itself reads no proxy variable).
+ */
+export const requestHandler = (timeoutMs: number, agent: Agent | undefined) => ({
   connectionTimeout: timeoutMs,
   requestTimeout: timeoutMs,
   throwOnRequestTimeout: true,
+  ...(agent ? { httpAgent: agent, httpsAgent: agent } : {}),
 });
 
-export const credentialsFor = async (route: EcrRoute | EcrPublicRoute, region: string, timeoutMs: number, env: Env) => {
+export const credentialsFor = async (
+  route: EcrRoute | EcrPublicRoute,
+  region: string,
+  timeoutMs: number,
+  env: Env,
+  agent: Agent | undefined,
+) => {
   const { fromIni, fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } = await import(
     "@aws-sdk/credential-providers"
   );
-  const clientConfig = { region, requestHandler: requestHandler(timeoutMs) };
+  const clientConfig = { region, requestHandler: requestHandler(timeoutMs, agent) };
   if (route.workload) {
     // Kubelet service-account token mode (KEP-4412), compatible with AWS's ecr-credential-provider:
     // the pod's token is exchanged with STS AssumeRoleWithWebIdentity for the role the plan names.

@@ -3,10 +3,12 @@
 // this module calls GetAuthorizationToken. Every HTTP call has connection and request timeouts
 // that throw, and the whole fetch an overall deadline.
 
+import type { Agent } from "node:http";
 import { withDeadline } from "../../deadline.ts";
 import { ProviderError } from "../../errors.ts";
 import { awsIdentityIsExplicit } from "../../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
+import { network } from "../network.ts";
 import type { FetchContext, Token } from "../types.ts";
 import { credentialsFor, requestHandler } from "./credentials.ts";
 import { classifyAwsError } from "./errors.ts";
@@ -23,7 +25,7 @@ export const decodeAuthorizationToken = (b64: string): { username: string; secre
   return { username: text.slice(0, i), secret: text.slice(i + 1) };
 };
 
-const fetchPrivate = async (route: EcrRoute, ctx: FetchContext): Promise<Token> => {
+const fetchPrivate = async (route: EcrRoute, ctx: FetchContext, agent: Agent | undefined): Promise<Token> => {
   const { ECRClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
   const timeoutMs = ctx.requestTimeoutMs;
   const env = ctx.env;
@@ -31,10 +33,10 @@ const fetchPrivate = async (route: EcrRoute, ctx: FetchContext): Promise<Token> 
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
   const client = new ECRClient({
     region: route.region,
-    credentials: await credentialsFor(route, route.region, timeoutMs, env),
+    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent),
     useFipsEndpoint: route.fips && !customEndpoint,
     useDualstackEndpoint: route.dualStack && !customEndpoint,
-    requestHandler: requestHandler(timeoutMs),
+    requestHandler: requestHandler(timeoutMs, agent),
     maxAttempts: 2,
   });
   const out = await client.send(
@@ -48,13 +50,13 @@ const fetchPrivate = async (route: EcrRoute, ctx: FetchContext): Promise<Token> 
   };
 };
 
-const fetchPublic = async (route: EcrPublicRoute, ctx: FetchContext): Promise<Token> => {
+const fetchPublic = async (route: EcrPublicRoute, ctx: FetchContext, agent: Agent | undefined): Promise<Token> => {
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr-public");
   const timeoutMs = ctx.requestTimeoutMs;
   const client = new ECRPUBLICClient({
     region: PUBLIC_REGION,
-    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env),
-    requestHandler: requestHandler(timeoutMs),
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent),
+    requestHandler: requestHandler(timeoutMs, agent),
     maxAttempts: 2,
   });
   const out = await client.send(new GetAuthorizationTokenCommand({}));
@@ -78,8 +80,9 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   // (a credential_process that never exits, chained role assumptions, retries).
   const budgetMs = 3 * ctx.requestTimeoutMs;
   try {
+    const { agent } = await network(ctx.env);
     return await withDeadline(
-      route.provider === "ecr" ? fetchPrivate(route, ctx) : fetchPublic(route, ctx),
+      route.provider === "ecr" ? fetchPrivate(route, ctx, agent) : fetchPublic(route, ctx, agent),
       budgetMs,
       () =>
         new ProviderError(

@@ -13,6 +13,7 @@
 
 import { ProviderError } from "../../errors.ts";
 import type { Route } from "../../resolver.ts";
+import { network } from "../network.ts";
 import type { FetchContext, Token } from "../types.ts";
 import { entraToken } from "./credentials.ts";
 import { exchange, FALLBACK_LIFETIME_MS, refreshTokenExpiry } from "./exchange.ts";
@@ -38,8 +39,9 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   if (route.provider !== "acr") throw new Error(`acr provider cannot serve ${route.provider}`);
   const scope = scopeFor(route);
   const id = await import("@azure/identity");
-  const aad = await entraToken(route, ctx, id, scope);
-  const refresh = await exchange(route, ctx, scope, aad);
+  const { agent } = await network(ctx.env);
+  const aad = await entraToken(route, ctx, id, scope, agent);
+  const refresh = await exchange(route, ctx, scope, aad, agent);
   const now = ctx.now();
   let expiresAt = refreshTokenExpiry(refresh);
   if (expiresAt === undefined) {

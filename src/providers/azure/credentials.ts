@@ -3,6 +3,7 @@
 // Azure identity (NoIdentityError, negative-cached); a source that fails is a ProviderError naming
 // registry, identity and fix.
 
+import type { Agent } from "node:http";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import { withDeadline } from "../../deadline.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
@@ -36,11 +37,14 @@ const attemptsFor = (
   ctx: FetchContext,
   id: Identity,
   authority: Authority,
+  agent: Agent | undefined,
 ): { attempts: Attempt[]; origin: string } => {
   const env = ctx.env;
   const common = {
     ...(authority.host ? { authorityHost: authority.host } : {}),
     disableInstanceDiscovery: authority.disableInstanceDiscovery,
+    // network.ts's proxy agent: it sends link-local IMDS directly, everything else per *_PROXY/NO_PROXY.
+    ...(agent ? { agent: agent as never } : {}),
   };
   if (route.workload) {
     const { token, annotations } = route.workload;
@@ -114,6 +118,7 @@ const attemptsFor = (
             new id.ManagedIdentityCredential({
               ...(clientId ? { clientId } : {}),
               retryOptions: { maxRetries: MI_MAX_RETRIES },
+              ...(agent ? { agent: agent as never } : {}),
               sendProbeRequest: true,
             } as ConstructorParameters<typeof id.ManagedIdentityCredential>[0] & { sendProbeRequest: boolean }),
         };
@@ -144,13 +149,14 @@ export const entraToken = async (
   ctx: FetchContext,
   id: Identity,
   scope: string,
+  agent: Agent | undefined,
 ): Promise<EntraToken> => {
   const { log } = ctx;
   const authority = authorityFor(route, ctx.env);
   log.debug(
     `azure: ${route.host}: scope ${scope}, authority ${authority.host ?? "(SDK default)"}${authority.disableInstanceDiscovery ? ", instance discovery off" : ""}`,
   );
-  const { attempts, origin } = attemptsFor(route, ctx, id, authority);
+  const { attempts, origin } = attemptsFor(route, ctx, id, authority, agent);
   const skipped: string[] = [];
   // Each source gets the whole budget: an HTTP timeout plus the library's own retries.
   const budgetMs = 2 * ctx.requestTimeoutMs;

@@ -2,6 +2,7 @@
 // ACR refresh token, and the refresh token's lifetime. @azure/core-rest-pipeline is imported here,
 // on a cache miss only.
 
+import type { Agent } from "node:http";
 import { ProviderError } from "../../errors.ts";
 import { scrub } from "../../log.ts";
 import type { AcrRoute } from "../../resolver.ts";
@@ -33,13 +34,21 @@ export const refreshTokenExpiry = (token: string): number | undefined => {
 // a short life so the cache refreshes early rather than serving an expired token.
 export const FALLBACK_LIFETIME_MS = 60 * 60_000;
 
-export const exchange = async (route: AcrRoute, ctx: FetchContext, scope: string, aad: EntraToken): Promise<string> => {
+export const exchange = async (
+  route: AcrRoute,
+  ctx: FetchContext,
+  scope: string,
+  aad: EntraToken,
+  agent: Agent | undefined,
+): Promise<string> => {
   const rest = await import("@azure/core-rest-pipeline");
   // The same HTTP stack as @azure/identity: HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS apply.
   // Deliberately no redirect policy: the body carries an Entra token and goes to the registry only.
   const pipeline = rest.createEmptyPipeline();
   pipeline.addPolicy(rest.userAgentPolicy({ userAgentPrefix: `docker-credential-cloud/${VERSION}` }));
   pipeline.addPolicy(rest.exponentialRetryPolicy({ maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 }));
+  // network.ts's agent when a proxy is configured (the proxy policy then leaves the request alone).
+  if (agent) pipeline.addPolicy(rest.agentPolicy(agent as never));
   pipeline.addPolicy(rest.proxyPolicy(rest.getDefaultProxySettings()));
   // "tenant when known": the one the identity was configured for, else the token's own `tid`.
   const tid = jwtPayload(aad.token)?.tid;

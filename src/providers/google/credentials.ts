@@ -2,6 +2,7 @@
 // a google-auth-library client. The SDK is imported through `loadLib`, on a cache miss only.
 
 import { readFile, stat } from "node:fs/promises";
+import type { Agent } from "node:http";
 import type { AuthClient } from "google-auth-library";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { adcFile, explicitCredentialsFile } from "../../identity/google.ts";
@@ -128,9 +129,10 @@ export const discoverDefault = async (
   route: GoogleRoute,
   ctx: FetchContext,
   loadLib: LoadLib,
+  agent: Agent | undefined,
 ): Promise<TokenSource> => {
   const { env, home } = ctx;
-  const transporterOptions = { timeout: ctx.requestTimeoutMs };
+  const transporterOptions = { timeout: ctx.requestTimeoutMs, ...(agent ? { agent } : {}) };
   const google = route.google;
   const explicit = explicitCredentialsFile(env, google);
   const adc = adcFile(env, home);
@@ -194,7 +196,12 @@ export const discoverDefault = async (
   };
 };
 
-export const discoverWorkload = (route: GoogleRoute, ctx: FetchContext, lib: GoogleAuthLib): TokenSource => {
+export const discoverWorkload = (
+  route: GoogleRoute,
+  ctx: FetchContext,
+  lib: GoogleAuthLib,
+  agent: Agent | undefined,
+): TokenSource => {
   const workload = route.workload;
   if (!workload) throw new Error("discoverWorkload without a workload");
   const annotations = workload.annotations;
@@ -227,7 +234,7 @@ export const discoverWorkload = (route: GoogleRoute, ctx: FetchContext, lib: Goo
           service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${target}:generateAccessToken`,
         }
       : {}),
-    transporterOptions: { timeout: ctx.requestTimeoutMs },
+    transporterOptions: { timeout: ctx.requestTimeoutMs, ...(agent ? { agent } : {}) },
   });
   return {
     describe: `kubelet service-account token → STS ${describeAudience(audience)}${target ? ` → impersonate ${target}` : " (direct access)"}`,

@@ -15,6 +15,7 @@
 import { withDeadline } from "../../deadline.ts";
 import { ProviderError } from "../../errors.ts";
 import type { Route } from "../../resolver.ts";
+import { network } from "../network.ts";
 import type { FetchContext, Token } from "../types.ts";
 import { FALLBACK_LIFETIME_MS, GOOGLE_USERNAME } from "./constants.ts";
 import { discoverDefault, discoverWorkload } from "./credentials.ts";
@@ -42,9 +43,10 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     sdk ??= import("google-auth-library");
     return sdk;
   };
+  const { agent } = await network(ctx.env);
   const source = route.workload
-    ? discoverWorkload(route, ctx, await loadLib())
-    : await discoverDefault(route, ctx, loadLib);
+    ? discoverWorkload(route, ctx, await loadLib(), agent)
+    : await discoverDefault(route, ctx, loadLib, agent);
   ctx.log.debug(`google: ${route.host}: identity ${source.describe}`);
   // Each HTTP call has the request timeout; a whole chain (token, STS, impersonation, retries of
   // the metadata client) gets a few of them before it is cut off as one line.

@@ -1,0 +1,100 @@
+// The network every provider's SDK uses, decided in one place (imported on a cache miss only):
+//   - proxies: HTTPS_PROXY/https_proxy, HTTP_PROXY/http_proxy and NO_PROXY (host names, ".suffix"
+//     and "suffix" domains, host:port, "*") as proxy-from-env reads them, through proxy-agent; the
+//     library is loaded only when a proxy variable is set;
+//   - link-local metadata (169.254.0.0/16 — EC2/Azure IMDS, the ECS/EKS container endpoints —,
+//     fd00:ec2::254, metadata.google.internal) is NEVER sent through a proxy: a proxy cannot reach
+//     the host's own metadata service, and must not see what it answers;
+//   - custom CA bundles: AWS_CA_BUNDLE and SSL_CERT_FILE are added to Node's default trust store
+//     (NODE_EXTRA_CA_CERTS Node itself adds at start-up), so proxied and direct calls trust them.
+//
+// The SDKs get one agent (agent-base picks http or https per request): the AWS SDK through its
+// NodeHttpHandler, gaxios through transporterOptions.agent, @azure/identity and our ACR exchange
+// through the pipeline's `agent`. gcp-metadata (the Google metadata token) takes no agent: for it,
+// the link-local hosts are appended to NO_PROXY/no_proxy of this process when a proxy is set.
+
+import { readFile } from "node:fs/promises";
+import type { Agent } from "node:http";
+import tls from "node:tls";
+import { ConfigError } from "../errors.ts";
+import type { Env } from "../settings.ts";
+
+/** Host names that always mean "this machine's metadata service". */
+export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;
+
+/** True for link-local metadata and credential endpoints, which are never proxied. */
+export const isLinkLocal = (hostname: string): boolean => {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return (
+    (METADATA_HOSTS as readonly string[]).includes(h) ||
+    /^169\.254\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    /^fe[89ab][0-9a-f]?:/.test(h)
+  );
+};
+
+const PROXY_VARS = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] as const;
+
+export const proxyConfigured = (env: Env): boolean => PROXY_VARS.some((v) => Boolean(env[v]));
+
+export interface Network {
+  /** undefined: no proxy is configured; the SDKs' defaults connect directly. */
+  agent: Agent | undefined;
+}
+
+let cached: Promise<Network> | undefined;
+
+const trustBundles = async (env: Env): Promise<void> => {
+  const files = [env.AWS_CA_BUNDLE, env.SSL_CERT_FILE].filter((f): f is string => Boolean(f));
+  if (files.length === 0) return;
+  const pems: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
+      const name = file === env.AWS_CA_BUNDLE ? "AWS_CA_BUNDLE" : "SSL_CERT_FILE";
+      throw new ConfigError(`${name}: ${file} cannot be read (${code})`);
+    }
+    pems.push(...(text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []));
+  }
+  if (pems.length === 0) return;
+  // Node ≥ 22.19 / 24.5: one switch for every TLS connection of the process.
+  const t = tls as typeof tls & {
+    getCACertificates?: (which: string) => string[];
+    setDefaultCACertificates?: (certs: string[]) => void;
+  };
+  if (!t.setDefaultCACertificates || !t.getCACertificates) {
+    throw new ConfigError("AWS_CA_BUNDLE/SSL_CERT_FILE need Node ≥ 22.19; use NODE_EXTRA_CA_CERTS instead");
+  }
+  t.setDefaultCACertificates([...t.getCACertificates("default"), ...pems]);
+};
+
+const build = async (env: Env): Promise<Network> => {
+  await trustBundles(env);
+  if (!proxyConfigured(env)) return { agent: undefined };
+  // For the libraries that read NO_PROXY themselves (gcp-metadata through gaxios, which takes
+  // NO_PROXY over no_proxy): both get the union of the two and the metadata hosts.
+  const list = [...new Set([process.env.NO_PROXY, process.env.no_proxy].flatMap((v) => (v ?? "").split(",")))]
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const merged = [...list, ...METADATA_HOSTS.filter((h) => !list.includes(h))].join(",");
+  process.env.NO_PROXY = merged;
+  process.env.no_proxy = merged;
+  const { ProxyAgent } = await import("proxy-agent");
+  const agent = new ProxyAgent({ keepAlive: false });
+  // proxy-agent's own decision (proxy-from-env: *_PROXY, NO_PROXY with hosts, suffixes, ports, "*"),
+  // except that metadata is always direct.
+  const fromEnv = agent.getProxyForUrl;
+  agent.getProxyForUrl = (url, req) => (isLinkLocal(new URL(url).hostname) ? "" : fromEnv(url, req));
+  return { agent };
+};
+
+/** The process's network setup for providers, built once (a provider call may come from the keyring too). */
+export const network = (env: Env): Promise<Network> => {
+  cached ??= build(env).catch((e) => {
+    cached = undefined;
+    throw e;
+  });
+  return cached;
+};
