@@ -3,7 +3,8 @@
 //     and "suffix" domains, host:port, "*") as proxy-from-env reads them, through proxy-agent; the
 //     library is loaded only when a proxy variable is set;
 //   - link-local metadata (169.254.0.0/16 — EC2/Azure IMDS, the ECS/EKS container endpoints —,
-//     fd00:ec2::254, metadata.google.internal) is NEVER sent through a proxy: a proxy cannot reach
+//     fd00:ec2::254, metadata.google.internal, and endpoints configured by GCE_METADATA_HOST,
+//     AWS_EC2_METADATA_SERVICE_ENDPOINT, AZURE_POD_IDENTITY_AUTHORITY_HOST…) is NEVER sent through a proxy: a proxy cannot reach
 //     the host's own metadata service, and must not see what it answers;
 //   - custom CA bundles: AWS_CA_BUNDLE and SSL_CERT_FILE are added to Node's default trust store
 //     (NODE_EXTRA_CA_CERTS Node itself adds at start-up), so proxied and direct calls trust them.
@@ -30,6 +31,40 @@ export const isLinkLocal = (hostname: string): boolean => {
     /^169\.254\.\d{1,3}\.\d{1,3}$/.test(h) ||
     /^fe[89ab][0-9a-f]?:/.test(h)
   );
+};
+
+// Variables that point a cloud's metadata or managed-identity endpoint elsewhere (tests, sidecars,
+// App Service): those endpoints are by definition local and are never proxied either.
+const METADATA_ENDPOINT_VARS = [
+  "GCE_METADATA_HOST",
+  "GCE_METADATA_IP",
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+  "IDENTITY_ENDPOINT",
+  "IMDS_ENDPOINT",
+  "MSI_ENDPOINT",
+] as const;
+
+/** host:port of each configured metadata endpoint (a bare host means port 80). */
+export const metadataEndpoints = (env: Env): string[] =>
+  METADATA_ENDPOINT_VARS.flatMap((v) => {
+    const raw = env[v];
+    if (!raw) return [];
+    try {
+      const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+      return [`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`];
+    } catch {
+      return [];
+    }
+  });
+
+/** Whether a request URL goes to metadata: link-local, or a configured metadata endpoint. */
+export const isMetadataUrl = (url: string, env: Env): boolean => {
+  const u = new URL(url);
+  if (isLinkLocal(u.hostname)) return true;
+  const hostPort = `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+  return metadataEndpoints(env).includes(hostPort);
 };
 
 const PROXY_VARS = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] as const;
@@ -78,7 +113,9 @@ const build = async (env: Env): Promise<Network> => {
   const list = [...new Set([process.env.NO_PROXY, process.env.no_proxy].flatMap((v) => (v ?? "").split(",")))]
     .map((x) => x.trim())
     .filter(Boolean);
-  const merged = [...list, ...METADATA_HOSTS.filter((h) => !list.includes(h))].join(",");
+  // gaxios matches an entry against a URL's origin too, so a configured endpoint excludes only itself.
+  const extra = [...METADATA_HOSTS, ...metadataEndpoints(env).map((hp) => `http://${hp.replace(/:80$/, "")}`)];
+  const merged = [...list, ...extra.filter((h) => !list.includes(h))].join(",");
   process.env.NO_PROXY = merged;
   process.env.no_proxy = merged;
   const { ProxyAgent } = await import("proxy-agent");
@@ -86,7 +123,7 @@ const build = async (env: Env): Promise<Network> => {
   // proxy-agent's own decision (proxy-from-env: *_PROXY, NO_PROXY with hosts, suffixes, ports, "*"),
   // except that metadata is always direct.
   const fromEnv = agent.getProxyForUrl;
-  agent.getProxyForUrl = (url, req) => (isLinkLocal(new URL(url).hostname) ? "" : fromEnv(url, req));
+  agent.getProxyForUrl = (url, req) => (isMetadataUrl(url, env) ? "" : fromEnv(url, req));
   return { agent };
 };
 
