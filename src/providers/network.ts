@@ -135,3 +135,36 @@ export const network = (env: Env): Promise<Network> => {
   });
   return cached;
 };
+
+/**
+ * How long a metadata service may take to accept a TCP connection. A real one is on the host (or
+ * the hypervisor) and accepts in well under a millisecond; off the cloud, link-local packets are
+ * usually dropped, and this is what a laptop with no identity pays, once per negative-cache period.
+ */
+export const METADATA_CONNECT_MS = 200;
+
+const reachability = new Map<string, Promise<boolean>>();
+
+/** Whether something accepts TCP connections at host:port within `ms` (memoized per process). */
+export const reachable = (host: string, port: number, ms = METADATA_CONNECT_MS): Promise<boolean> => {
+  const key = `${host}:${port}`;
+  let p = reachability.get(key);
+  if (!p) {
+    p = import("node:net").then(
+      ({ connect }) =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect({ host: host.replace(/^\[|\]$/g, ""), port });
+          const done = (v: boolean) => {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve(v);
+          };
+          const timer = setTimeout(() => done(false), ms);
+          socket.once("connect", () => done(true));
+          socket.once("error", () => done(false));
+        }),
+    );
+    reachability.set(key, p);
+  }
+  return p;
+};

@@ -10,8 +10,8 @@ import { awsIdentityIsExplicit } from "../../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
 import { network } from "../network.ts";
 import type { FetchContext, Token } from "../types.ts";
-import { credentialsFor, requestHandler } from "./credentials.ts";
-import { classifyAwsError } from "./errors.ts";
+import { credentialsFor, defaultChainFacts, nothingToTry, requestHandler } from "./credentials.ts";
+import { awsNoIdentity, classifyAwsError } from "./errors.ts";
 
 export { awsIdentityPlan, IRSA_ROLE_ANNOTATION, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
 
@@ -25,7 +25,12 @@ export const decodeAuthorizationToken = (b64: string): { username: string; secre
   return { username: text.slice(0, i), secret: text.slice(i + 1) };
 };
 
-const fetchPrivate = async (route: EcrRoute, ctx: FetchContext, agent: Agent | undefined): Promise<Token> => {
+const fetchPrivate = async (
+  route: EcrRoute,
+  ctx: FetchContext,
+  agent: Agent | undefined,
+  imds: boolean,
+): Promise<Token> => {
   const { ECRClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
   const timeoutMs = ctx.requestTimeoutMs;
   const env = ctx.env;
@@ -33,7 +38,7 @@ const fetchPrivate = async (route: EcrRoute, ctx: FetchContext, agent: Agent | u
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
   const client = new ECRClient({
     region: route.region,
-    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent),
+    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent, imds),
     useFipsEndpoint: route.fips && !customEndpoint,
     useDualstackEndpoint: route.dualStack && !customEndpoint,
     requestHandler: requestHandler(timeoutMs, agent),
@@ -50,12 +55,17 @@ const fetchPrivate = async (route: EcrRoute, ctx: FetchContext, agent: Agent | u
   };
 };
 
-const fetchPublic = async (route: EcrPublicRoute, ctx: FetchContext, agent: Agent | undefined): Promise<Token> => {
+const fetchPublic = async (
+  route: EcrPublicRoute,
+  ctx: FetchContext,
+  agent: Agent | undefined,
+  imds: boolean,
+): Promise<Token> => {
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr-public");
   const timeoutMs = ctx.requestTimeoutMs;
   const client = new ECRPUBLICClient({
     region: PUBLIC_REGION,
-    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent),
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent, imds),
     requestHandler: requestHandler(timeoutMs, agent),
     maxAttempts: 2,
   });
@@ -79,10 +89,22 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   // Per-request timeouts bound each HTTP call; this bounds the whole of credential resolution too
   // (a credential_process that never exits, chained role assumptions, retries).
   const budgetMs = 3 * ctx.requestTimeoutMs;
+  const defaultChain = !route.workload && !awsIdentityIsExplicit(ctx.env, route.aws);
+  // The default chain on a machine with nothing to try (no keys, no shared files, no metadata
+  // service accepting connections): "no identity" at once, without loading the SDK.
+  let imds = true;
+  if (defaultChain) {
+    const facts = await defaultChainFacts(ctx.env, ctx.home);
+    ctx.log.debug(
+      `aws: ${route.host}: shared config files ${facts.sharedFiles ? "present" : "absent"}, instance metadata ${facts.imds ? "reachable" : "not reachable"}`,
+    );
+    if (nothingToTry(ctx.env, facts)) throw awsNoIdentity(what);
+    imds = facts.imds;
+  }
   try {
     const { agent } = await network(ctx.env);
     return await withDeadline(
-      route.provider === "ecr" ? fetchPrivate(route, ctx, agent) : fetchPublic(route, ctx, agent),
+      route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds) : fetchPublic(route, ctx, agent, imds),
       budgetMs,
       () =>
         new ProviderError(
@@ -91,7 +113,6 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     );
   } catch (e) {
     if (e instanceof ProviderError) throw e;
-    const defaultChain = !route.workload && !awsIdentityIsExplicit(ctx.env, route.aws);
     throw classifyAwsError(e, what, route.identity.label, defaultChain);
   }
 };

@@ -32,6 +32,12 @@ const NETWORK = new Set([
   "ETIMEDOUT",
 ]);
 
+/** "No AWS identity on this machine", for the SDK's chain and for our own pre-check alike. */
+export const awsNoIdentity = (what: string): NoIdentityError =>
+  new NoIdentityError(
+    `no AWS identity found for ${what}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
+  );
+
 /**
  * @param what   e.g. "ECR GetAuthorizationToken for 1234….dkr.ecr.eu-west-1.amazonaws.com"
  * @param label  the identity label
@@ -51,9 +57,7 @@ export const classifyAwsError = (e: unknown, what: string, label: string, defaul
     defaultChain &&
     /Could not load credentials from any providers/.test(msg)
   ) {
-    return new NoIdentityError(
-      `no AWS identity found for ${what}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
-    );
+    return awsNoIdentity(what);
   }
   if (name === "CredentialsProviderError" || name === "TokenProviderError") {
     return new ProviderError(`AWS identity ${label} could not provide credentials for ${what}: ${msg}`);
