@@ -38,9 +38,8 @@ export const ACR_USERNAME = "00000000-0000-0000-0000-000000000000";
 export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token> => {
   if (route.provider !== "acr") throw new Error(`acr provider cannot serve ${route.provider}`);
   const scope = scopeFor(route);
-  const id = await import("@azure/identity");
   const { agent } = await network(ctx.env);
-  const aad = await entraToken(route, ctx, id, scope, agent);
+  const aad = await entraToken(route, ctx, scope, agent);
   const refresh = await exchange(route, ctx, scope, aad, agent);
   const now = ctx.now();
   let expiresAt = refreshTokenExpiry(refresh);

@@ -3,12 +3,16 @@
 // Azure identity (NoIdentityError, negative-cached); a source that fails is a ProviderError naming
 // registry, identity and fix.
 
+import { access, constants } from "node:fs/promises";
 import type { Agent } from "node:http";
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import { path } from "../../builtins.ts";
 import { withDeadline } from "../../deadline.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
-import { type AzureSource, planAzure } from "../../identity/azure.ts";
+import { type AzureSource, managedIdentityHost, planAzure } from "../../identity/azure.ts";
 import type { AcrRoute } from "../../resolver.ts";
+import type { Env } from "../../settings.ts";
+import { METADATA_CONNECT_MS, reachable } from "../network.ts";
 import type { FetchContext } from "../types.ts";
 import { brief, FIX, firstSentence, isUnavailable } from "./errors.ts";
 import { ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, type Authority, authorityFor } from "./plan.ts";
@@ -31,11 +35,44 @@ interface Attempt {
 
 type Identity = typeof import("@azure/identity");
 
+/** Whether an executable `name` is in one of PATH's directories. */
+const onPath = async (name: string, env: Env): Promise<boolean> => {
+  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    try {
+      await access(path.join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // next directory
+    }
+  }
+  return false;
+};
+
+/**
+ * Whether the managed identity endpoint MSAL will use accepts a connection: IMDS (or the pod
+ * identity host that replaces it) within METADATA_CONNECT_MS; the App Service, Service Fabric,
+ * Azure ML, Cloud Shell and Arc endpoints are named by their environment and not pre-checked.
+ */
+const managedEndpointReachable = async (env: Env): Promise<{ ok: boolean; why: string }> => {
+  if (managedIdentityHost(env) !== "IMDS") return { ok: true, why: "" };
+  const raw = env.AZURE_POD_IDENTITY_AUTHORITY_HOST || "http://169.254.169.254";
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { ok: true, why: "" };
+  }
+  const port = Number(u.port) || (u.protocol === "https:" ? 443 : 80);
+  return (await reachable(u.hostname, port))
+    ? { ok: true, why: "" }
+    : { ok: false, why: `no managed identity endpoint at ${u.host} (no connection within ${METADATA_CONNECT_MS} ms)` };
+};
+
 /** The sources to try, in order, and where that order came from (for the "no identity" message). */
 const attemptsFor = (
   route: AcrRoute,
   ctx: FetchContext,
-  id: Identity,
+  sdk: () => Identity,
   authority: Authority,
   agent: Agent | undefined,
 ): { attempts: Attempt[]; origin: string } => {
@@ -60,7 +97,7 @@ const attemptsFor = (
       kind: "kubelet",
       label: `${route.identity.label} as client ${clientId} in tenant ${tenantId}`,
       tenantId,
-      make: () => new id.ClientAssertionCredential(tenantId, clientId, async () => token, common),
+      make: () => new (sdk().ClientAssertionCredential)(tenantId, clientId, async () => token, common),
     };
     return { attempts: [attempt], origin: "kubelet service-account token" };
   }
@@ -76,8 +113,8 @@ const attemptsFor = (
           tenantId,
           make: () =>
             env.AZURE_CLIENT_SECRET
-              ? new id.ClientSecretCredential(tenantId ?? "", clientId ?? "", env.AZURE_CLIENT_SECRET, common)
-              : new id.ClientCertificateCredential(
+              ? new (sdk().ClientSecretCredential)(tenantId ?? "", clientId ?? "", env.AZURE_CLIENT_SECRET, common)
+              : new (sdk().ClientCertificateCredential)(
                   tenantId ?? "",
                   clientId ?? "",
                   {
@@ -99,7 +136,7 @@ const attemptsFor = (
           ...base,
           tenantId,
           make: () =>
-            new id.WorkloadIdentityCredential({
+            new (sdk().WorkloadIdentityCredential)({
               ...common,
               tenantId: tenantId ?? "",
               clientId: clientId ?? "",
@@ -115,19 +152,19 @@ const attemptsFor = (
           // "unavailable" within IMDS_PROBE_TIMEOUT_MS. (The library skips the ping when
           // AZURE_POD_IDENTITY_AUTHORITY_HOST is set.)
           make: () =>
-            new id.ManagedIdentityCredential({
+            new (sdk().ManagedIdentityCredential)({
               ...(clientId ? { clientId } : {}),
               retryOptions: { maxRetries: MI_MAX_RETRIES },
               ...(agent ? { agent: agent as never } : {}),
               sendProbeRequest: true,
-            } as ConstructorParameters<typeof id.ManagedIdentityCredential>[0] & { sendProbeRequest: boolean }),
+            } as ConstructorParameters<Identity["ManagedIdentityCredential"]>[0] & { sendProbeRequest: boolean }),
         };
       case "cli":
         return {
           ...base,
           tenantId: route.azure.tenantId,
           make: () =>
-            new id.AzureCliCredential({
+            new (sdk().AzureCliCredential)({
               ...(route.azure.tenantId ? { tenantId: route.azure.tenantId } : {}),
               processTimeoutInMs: ctx.requestTimeoutMs,
             }),
@@ -147,7 +184,6 @@ export interface EntraToken {
 export const entraToken = async (
   route: AcrRoute,
   ctx: FetchContext,
-  id: Identity,
   scope: string,
   agent: Agent | undefined,
 ): Promise<EntraToken> => {
@@ -156,14 +192,25 @@ export const entraToken = async (
   log.debug(
     `azure: ${route.host}: scope ${scope}, authority ${authority.host ?? "(SDK default)"}${authority.disableInstanceDiscovery ? ", instance discovery off" : ""}`,
   );
-  const { attempts, origin } = attemptsFor(route, ctx, id, authority, agent);
+  let id: Identity | undefined;
+  const { attempts, origin } = attemptsFor(route, ctx, () => id as Identity, authority, agent);
+  // What can be ruled out without the SDK: a managed identity endpoint that accepts no connection,
+  // an Azure CLI that is not installed. When nothing is left, "no identity" costs no SDK load.
+  if (!route.workload) {
+    const [imds, cli] = await Promise.all([managedEndpointReachable(ctx.env), onPath("az", ctx.env)]);
+    for (const a of attempts) {
+      if (a.kind === "managed" && !a.unavailable && !imds.ok) a.unavailable = imds.why;
+      if (a.kind === "cli" && !a.unavailable && !cli) a.unavailable = "Azure CLI (az) is not on PATH";
+    }
+  }
+  if (attempts.some((a) => !a.unavailable)) id = await import("@azure/identity");
   const skipped: string[] = [];
   // Each source gets the whole budget: an HTTP timeout plus the library's own retries.
   const budgetMs = 2 * ctx.requestTimeoutMs;
   for (const a of attempts) {
     if (a.unavailable) {
       log.debug(`azure: skipping ${a.label}: ${a.unavailable}`);
-      skipped.push(`${a.kind}: not configured`);
+      skipped.push(`${a.kind}: ${a.kind === "managed" || a.kind === "cli" ? a.unavailable : "not configured"}`);
       continue;
     }
     let got: AccessToken | null;

@@ -4,6 +4,7 @@
 import { request as httpRequest } from "node:http";
 import { ConfigError } from "../../errors.ts";
 import type { Env } from "../../settings.ts";
+import { reachable } from "../network.ts";
 import { DETECTION_MODES, METADATA_PROBE_MS } from "./constants.ts";
 
 type GoogleAuthLib = typeof import("google-auth-library");
@@ -68,7 +69,12 @@ export const metadataPresent = async (env: Env, lib: LoadLib, timeoutMs: number)
       return (await lib()).gcpMetadata.getGCPResidency();
     case "ping-only":
       return probeMetadata(metadataBase(env), timeoutMs);
-    default:
-      return (await lib()).gcpMetadata.getGCPResidency() || probeMetadata(metadataBase(env), METADATA_PROBE_MS);
+    default: {
+      // First whether anything accepts a connection there at all (a laptop drops link-local
+      // packets: this is what it pays, once per negative-cache period, and it loads no SDK).
+      const u = new URL(metadataBase(env));
+      if (!(await reachable(u.hostname, Number(u.port) || 80))) return false;
+      return (await probeMetadata(metadataBase(env), METADATA_PROBE_MS)) || (await lib()).gcpMetadata.getGCPResidency();
+    }
   }
 };
