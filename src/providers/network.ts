@@ -17,8 +17,8 @@
 import { readFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import tls from "node:tls";
+import type { Env } from "../env.ts";
 import { ConfigError } from "../errors.ts";
-import type { Env } from "../settings.ts";
 
 /** Host names that always mean "this machine's metadata service". */
 export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;

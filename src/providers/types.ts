@@ -1,9 +1,9 @@
 // The contract between the credential service and a cloud provider. A provider module is
 // imported only on a cache miss (see index.ts); it imports its SDK inside fetchToken.
 
+import type { Env } from "../env.ts";
 import type { Logger } from "../log.ts";
 import type { Route } from "../resolver.ts";
-import type { Env } from "../settings.ts";
 
 export interface Token {
   username: string;

@@ -4,9 +4,9 @@
 import { stat } from "node:fs/promises";
 import type { Agent } from "node:http";
 import { path } from "../../builtins.ts";
+import type { Env } from "../../env.ts";
 import { ProviderError } from "../../errors.ts";
 import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import { reachable } from "../network.ts";
 import { awsIdentityPlan, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
 

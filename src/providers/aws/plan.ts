@@ -16,8 +16,8 @@
 // then the rule's aws.roleArn is assumed with the credentials found.
 
 import type { AwsIdentity } from "../../config.ts";
+import type { Env } from "../../env.ts";
 import type { Workload } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import type { IdentityPlan, IdentitySource } from "../types.ts";
 
 /** Kubelet mode: the service-account annotation that names the role (ours, then EKS's IRSA one). */

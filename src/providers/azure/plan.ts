@@ -5,11 +5,11 @@
 // the rule's `credential` or AZURE_TOKEN_CREDENTIALS); in kubelet service-account token mode the
 // pod's token is the only source.
 
+import type { Env } from "../../env.ts";
 import { ConfigError } from "../../errors.ts";
 import type { AzureCloud } from "../../hosts.ts";
 import { planAzure } from "../../identity/azure.ts";
 import type { AcrRoute } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import type { IdentityPlan } from "../types.ts";
 
 /** The ACR audience: accepted by every registry, whatever its "authentication-as-arm" policy. */

@@ -4,11 +4,11 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Agent } from "node:http";
 import type { AuthClient } from "google-auth-library";
+import type { Env } from "../../env.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { adcFile, explicitCredentialsFile } from "../../identity/google.ts";
 import { scrub } from "../../log.ts";
 import type { GoogleRoute } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import type { FetchContext } from "../types.ts";
 import {
   CLOUD_PLATFORM_SCOPE,
@@ -18,19 +18,9 @@ import {
 } from "./constants.ts";
 import { firstLine } from "./errors.ts";
 import { type LoadLib, metadataBase, metadataPresent } from "./metadata.ts";
-import { normalizeAudience, POOL_PROVIDER_RE, validEmail } from "./plan.ts";
+import { normalizeAudience, POOL_PROVIDER_RE, type TokenSource, validEmail } from "./plan.ts";
 
 type GoogleAuthLib = typeof import("google-auth-library");
-
-/** How the token is obtained, for logs and for error hints. */
-export interface TokenSource {
-  /** e.g. "service account key /k.json (puller@p.iam.gserviceaccount.com)". */
-  describe: string;
-  /** The ADC type or our own source kind; selects the "next step" of an error. */
-  kind: string;
-  impersonate: string | undefined;
-  client: AuthClient;
-}
 
 const exists = async (file: string): Promise<boolean> => {
   try {

@@ -3,7 +3,7 @@
 
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { scrub } from "../../log.ts";
-import type { TokenSource } from "./credentials.ts";
+import type { TokenSource } from "./plan.ts";
 
 export const firstLine = (e: unknown): string => {
   const m = e instanceof Error ? e.message : String(e);

@@ -2,8 +2,8 @@
 // metadata is never reached through a proxy, so the probe is plain node:http, not gaxios.
 
 import { request as httpRequest } from "node:http";
+import type { Env } from "../../env.ts";
 import { ConfigError } from "../../errors.ts";
-import type { Env } from "../../settings.ts";
 import { reachable } from "../network.ts";
 import { DETECTION_MODES, METADATA_PROBE_MS } from "./constants.ts";
 

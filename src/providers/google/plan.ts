@@ -11,12 +11,23 @@
 //   metadata  the metadata server (GCE, GKE, Cloud Run), after a short presence probe
 // then, if the rule (or the GKE annotation in kubelet mode) names one, impersonation.
 
+import type { AuthClient } from "google-auth-library";
 import type { GoogleIdentity } from "../../config.ts";
+import type { Env } from "../../env.ts";
 import { adcFile, explicitCredentialsFile } from "../../identity/google.ts";
 import type { Workload } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import type { IdentityPlan, IdentitySource } from "../types.ts";
 import { GKE_SERVICE_ACCOUNT_ANNOTATION, WORKLOAD_PROVIDER_ANNOTATION } from "./constants.ts";
+
+/** How the token is obtained once the plan is carried out, for logs and error hints. */
+export interface TokenSource {
+  /** e.g. "service account key /k.json (puller@p.iam.gserviceaccount.com)". */
+  describe: string;
+  /** The ADC type or our own source kind; selects the "next step" of an error. */
+  kind: string;
+  impersonate: string | undefined;
+  client: AuthClient;
+}
 
 /** "//iam.googleapis.com/projects/…/providers/X"; the "projects/…" short form is accepted too. */
 export const normalizeAudience = (raw: string): string =>
