@@ -70,7 +70,7 @@ describe("a laptop with no identity (link-local metadata black-holed)", () => {
 });
 
 describe("the remembered absence: the second get makes no probe", () => {
-  // A "metadata service" that accepts connections and never answers, counting them.
+  // A "metadata service" that accepts connections and drops them at once, counting them.
   let server: Server;
   let connections = 0;
   let port = 0;
@@ -80,6 +80,7 @@ describe("the remembered absence: the second get makes no probe", () => {
       connections++;
       sockets.add(s);
       s.on("error", () => {});
+      s.destroy();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as { port: number }).port;

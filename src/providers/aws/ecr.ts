@@ -98,7 +98,7 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     ctx.log.debug(
       `aws: ${route.host}: shared config files ${facts.sharedFiles ? "present" : "absent"}, instance metadata ${facts.imds ? "reachable" : "not reachable"}`,
     );
-    if (nothingToTry(ctx.env, facts)) throw awsNoIdentity(what);
+    if (nothingToTry(ctx.env, facts)) throw awsNoIdentity(route.host);
     imds = facts.imds;
   }
   try {
@@ -113,6 +113,6 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     );
   } catch (e) {
     if (e instanceof ProviderError) throw e;
-    throw classifyAwsError(e, what, route.identity.label, defaultChain);
+    throw classifyAwsError(e, what, route.identity.label, defaultChain, route.host);
   }
 };

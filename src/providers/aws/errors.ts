@@ -33,17 +33,24 @@ const NETWORK = new Set([
 ]);
 
 /** "No AWS identity on this machine", for the SDK's chain and for our own pre-check alike. */
-export const awsNoIdentity = (what: string): NoIdentityError =>
+export const awsNoIdentity = (host: string): NoIdentityError =>
   new NoIdentityError(
-    `no AWS identity found for ${what}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
+    `no AWS identity found for ${host}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
   );
 
 /**
  * @param what   e.g. "ECR GetAuthorizationToken for 1234….dkr.ecr.eu-west-1.amazonaws.com"
  * @param label  the identity label
  * @param defaultChain whether the identity is the SDK's default chain (then "no credentials" means no identity)
+ * @param host   the registry host, named by a "no identity" message (else `what`)
  */
-export const classifyAwsError = (e: unknown, what: string, label: string, defaultChain: boolean): Error => {
+export const classifyAwsError = (
+  e: unknown,
+  what: string,
+  label: string,
+  defaultChain: boolean,
+  host?: string,
+): Error => {
   const err = (e ?? {}) as AwsErrorLike;
   const name = err.name ?? "";
   // A failing credential_process surfaces as "Command failed: <command line> <its stderr>": both
@@ -57,7 +64,7 @@ export const classifyAwsError = (e: unknown, what: string, label: string, defaul
     defaultChain &&
     /Could not load credentials from any providers/.test(msg)
   ) {
-    return awsNoIdentity(what);
+    return awsNoIdentity(host ?? what);
   }
   if (name === "CredentialsProviderError" || name === "TokenProviderError") {
     return new ProviderError(`AWS identity ${label} could not provide credentials for ${what}: ${msg}`);
