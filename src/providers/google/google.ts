@@ -21,6 +21,7 @@ import { FALLBACK_LIFETIME_MS, GOOGLE_USERNAME } from "./constants.ts";
 import { discoverDefault, discoverWorkload } from "./credentials.ts";
 import { classifyGoogleError } from "./errors.ts";
 import type { LoadLib } from "./metadata.ts";
+import { routeSdkLogs } from "./sdk-log.ts";
 
 export {
   CLOUD_PLATFORM_SCOPE,
@@ -40,7 +41,7 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   if (route.provider !== "google") throw new Error(`google provider cannot serve ${route.provider}`);
   let sdk: Promise<GoogleAuthLib> | undefined;
   const loadLib: LoadLib = () => {
-    sdk ??= import("google-auth-library");
+    sdk ??= routeSdkLogs(ctx.env, ctx.log).then(() => import("google-auth-library"));
     return sdk;
   };
   const { agent } = await network(ctx.env);
