@@ -19,6 +19,7 @@ import type { Agent } from "node:http";
 import tls from "node:tls";
 import type { Env } from "../env.ts";
 import { ConfigError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 
 /** Host names that always mean "this machine's metadata service". */
 export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;
@@ -128,7 +129,8 @@ const build = async (env: Env): Promise<Network> => {
 };
 
 /** The process's network setup for providers, built once (a provider call may come from the keyring too). */
-export const network = (env: Env): Promise<Network> => {
+export const network = async (env: Env, log?: Logger): Promise<Network> => {
+  if (log) await traceHttp(log);
   cached ??= build(env).catch((e) => {
     cached = undefined;
     throw e;
@@ -167,4 +169,50 @@ export const reachable = (host: string, port: number, ms = METADATA_CONNECT_MS):
     reachability.set(key, p);
   }
   return p;
+};
+
+let tracing = false;
+let lastError: { host: string; code: string } | undefined;
+
+/**
+ * The last connection-level failure of any HTTP request in this process (host and error code, as
+ * Node reported it), for SDKs whose errors drop the cause (MSAL's "network_error").
+ */
+export const recentNetworkError = (): { host: string; code: string } | undefined => lastError;
+
+/**
+ * Watches every HTTP exchange any SDK makes through node:http/https, from Node's
+ * diagnostics_channel (so no SDK needs a hook of its own): it remembers the last connection
+ * failure, and at debug level logs one line per exchange — method, host, status and time; never a
+ * path, header or body (they carry tokens).
+ */
+export const traceHttp = async (log: Logger): Promise<void> => {
+  if (tracing) return;
+  tracing = true;
+  const debug = log.level === "debug";
+  const dc = await import("node:diagnostics_channel");
+  const started = new WeakMap<object, number>();
+  type Req = { method?: string; host?: string; getHeader?: (n: string) => unknown };
+  const hostOf = (req: Req): string => String(req.getHeader?.("host") ?? req.host ?? "?");
+  const elapsed = (req: object): string => {
+    const t0 = started.get(req);
+    return t0 === undefined ? "?" : String(Math.round(performance.now() - t0));
+  };
+  dc.subscribe("http.client.request.start", (m) => {
+    started.set((m as { request: object }).request, performance.now());
+  });
+  if (debug) {
+    dc.subscribe("http.client.response.finish", (m) => {
+      const { request, response } = m as { request: Req; response: { statusCode?: number } };
+      log.debug(
+        `http: ${request.method ?? "?"} ${hostOf(request)} → ${response.statusCode ?? "?"} (${elapsed(request)} ms)`,
+      );
+    });
+  }
+  dc.subscribe("http.client.request.error", (m) => {
+    const { request, error } = m as { request: Req; error: { code?: string; name?: string } };
+    const code = error.code ?? error.name ?? "error";
+    lastError = { host: hostOf(request), code };
+    if (debug) log.debug(`http: ${request.method ?? "?"} ${hostOf(request)} → ${code} (${elapsed(request)} ms)`);
+  });
 };

@@ -9,9 +9,11 @@ import { ProviderError } from "../../errors.ts";
 import { awsIdentityIsExplicit } from "../../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
 import { network } from "../network.ts";
+import { summarizePlan } from "../plan-log.ts";
 import type { FetchContext, Token } from "../types.ts";
 import { credentialsFor, defaultChainFacts, nothingToTry, requestHandler } from "./credentials.ts";
 import { awsNoIdentity, classifyAwsError } from "./errors.ts";
+import { awsIdentityPlan } from "./plan.ts";
 
 export { awsIdentityPlan, IRSA_ROLE_ANNOTATION, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
 
@@ -92,17 +94,20 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   const defaultChain = !route.workload && !awsIdentityIsExplicit(ctx.env, route.aws);
   // The default chain on a machine with nothing to try (no keys, no shared files, no metadata
   // service accepting connections): "no identity" at once, without loading the SDK.
+  ctx.log.debug(
+    `aws: ${route.host}: identity sources: ${summarizePlan(awsIdentityPlan(ctx.env, route.aws, route.workload))}`,
+  );
   let imds = true;
   if (defaultChain) {
     const facts = await defaultChainFacts(ctx.env, ctx.home);
     ctx.log.debug(
-      `aws: ${route.host}: shared config files ${facts.sharedFiles ? "present" : "absent"}, instance metadata ${facts.imds ? "reachable" : "not reachable"}`,
+      `aws: ${route.host}: shared config files ${facts.sharedFiles ? "present" : "absent"}, instance metadata ${facts.imds ? "reachable" : "disabled or not accepting connections"}`,
     );
     if (nothingToTry(ctx.env, facts)) throw awsNoIdentity(route.host);
     imds = facts.imds;
   }
   try {
-    const { agent } = await network(ctx.env);
+    const { agent } = await network(ctx.env, ctx.log);
     return await withDeadline(
       route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds) : fetchPublic(route, ctx, agent, imds),
       budgetMs,

@@ -14,10 +14,11 @@
 import { ProviderError } from "../../errors.ts";
 import type { Route } from "../../resolver.ts";
 import { network } from "../network.ts";
+import { summarizePlan } from "../plan-log.ts";
 import type { FetchContext, Token } from "../types.ts";
 import { entraToken } from "./credentials.ts";
 import { exchange, FALLBACK_LIFETIME_MS, refreshTokenExpiry } from "./exchange.ts";
-import { scopeFor } from "./plan.ts";
+import { azureIdentityPlan, scopeFor } from "./plan.ts";
 
 export { brief } from "./errors.ts";
 export { jwtPayload, refreshTokenExpiry } from "./exchange.ts";
@@ -38,7 +39,8 @@ export const ACR_USERNAME = "00000000-0000-0000-0000-000000000000";
 export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token> => {
   if (route.provider !== "acr") throw new Error(`acr provider cannot serve ${route.provider}`);
   const scope = scopeFor(route);
-  const { agent } = await network(ctx.env);
+  const { agent } = await network(ctx.env, ctx.log);
+  ctx.log.debug(`azure: ${route.host}: identity sources: ${summarizePlan(azureIdentityPlan(route, ctx.env))}`);
   const aad = await entraToken(route, ctx, scope, agent);
   const refresh = await exchange(route, ctx, scope, aad, agent);
   const now = ctx.now();

@@ -12,9 +12,9 @@ import type { Env } from "../../env.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { type AzureSource, managedIdentityHost, planAzure } from "../../identity/azure.ts";
 import type { AcrRoute } from "../../resolver.ts";
-import { METADATA_CONNECT_MS, reachable } from "../network.ts";
+import { METADATA_CONNECT_MS, reachable, recentNetworkError } from "../network.ts";
 import type { FetchContext } from "../types.ts";
-import { brief, FIX, firstSentence, isUnavailable } from "./errors.ts";
+import { brief, FIX, firstSentence, isUnavailable, networkCause, networkHint } from "./errors.ts";
 import { ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, type Authority, authorityFor } from "./plan.ts";
 
 // The library's own IMDS probe timeout, stated here because "no identity" must stay cheap.
@@ -229,6 +229,15 @@ export const entraToken = async (
         log.debug(`azure: ${a.label} is unavailable: ${brief(e)}`);
         skipped.push(`${a.kind}: ${firstSentence(e)}`);
         continue;
+      }
+      // A network, DNS, TLS or timeout failure is not the identity's fault: say so first.
+      const seen = recentNetworkError();
+      const found = networkCause(e);
+      const net = found === "network error" && seen ? seen.code : found;
+      if (net) {
+        throw new ProviderError(
+          `${a.label} could not reach Entra ID for ${route.host} (${net}): ${brief(e)}; ${networkHint(net)}`,
+        );
       }
       throw new ProviderError(
         `${a.label} could not get an Entra token for ${route.host}: ${brief(e)}; ${FIX[a.kind] ?? "check this identity"}`,

@@ -37,3 +37,47 @@ export const FIX: Readonly<Record<string, string>> = {
   cli: "run az login (with --tenant if the registry's tenant differs)",
   kubelet: "check the federated identity credential of that client id for this service account",
 };
+
+const NETWORK_CODE =
+  /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|UND_ERR_\w+|CERT_\w+|UNABLE_TO_\w+|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_\w+)\b/;
+
+/**
+ * The network, DNS, TLS or timeout cause inside an SDK error (its code, its cause, an aggregate's
+ * errors, or MSAL's message text), so that a failure to reach Entra is not reported as a bad
+ * secret. undefined when the error is not about the network.
+ */
+export const networkCause = (e: unknown, depth = 0): string | undefined => {
+  if (depth > 4 || e === null || typeof e !== "object") return undefined;
+  const o = e as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    error?: unknown;
+    errorCode?: unknown;
+    originalError?: unknown;
+  };
+  if (typeof o.code === "string" && NETWORK_CODE.test(o.code)) return o.code;
+  if (o.name === "AbortError" || o.name === "TimeoutError") return "timeout";
+  const text = typeof o.message === "string" ? o.message : "";
+  const m = NETWORK_CODE.exec(text);
+  if (m?.[1]) return m[1];
+  if (/timed out after|network timeout|socket hang up/i.test(text)) return "timeout";
+  for (const inner of [o.cause, o.error, o.originalError, ...(Array.isArray(o.errors) ? o.errors : [])]) {
+    const c = networkCause(inner, depth + 1);
+    if (c) return c;
+  }
+  // MSAL's own wrapper, when the underlying error is not kept: still the network, not the secret.
+  if (o.errorCode === "network_error" || /^network_error\b/.test(text) || /\bnetwork_error:/.test(text))
+    return "network error";
+  return undefined;
+};
+
+/** The next step for a network cause. */
+export const networkHint = (cause: string): string =>
+  /^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS_)/.test(cause)
+    ? "the TLS certificate is not trusted: add your proxy's or network's CA with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE"
+    : cause === "ENOTFOUND" || cause === "EAI_AGAIN"
+      ? "DNS lookup failed: check the network, and HTTPS_PROXY if you are behind a proxy"
+      : "check the network, the proxy (HTTPS_PROXY, NO_PROXY) and the firewall, or raise DOCKER_CREDENTIAL_CLOUD_TIMEOUT";

@@ -44,7 +44,7 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     sdk ??= routeSdkLogs(ctx.env, ctx.log).then(() => import("google-auth-library"));
     return sdk;
   };
-  const { agent } = await network(ctx.env);
+  const { agent } = await network(ctx.env, ctx.log);
   const source = route.workload
     ? discoverWorkload(route, ctx, await loadLib(), agent)
     : await discoverDefault(route, ctx, loadLib, agent);
