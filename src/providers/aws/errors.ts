@@ -30,7 +30,17 @@ const NETWORK = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
   "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "CERT_HAS_EXPIRED",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
+const TLS = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/;
 
 /** "No AWS identity on this machine", for the SDK's chain and for our own pre-check alike. */
 export const awsNoIdentity = (host: string): NoIdentityError =>
@@ -77,7 +87,9 @@ export const classifyAwsError = (
   if (THROTTLED.has(name)) return new ProviderError(`${what} was throttled (${name}); retry shortly`);
   if (NETWORK.has(name) || NETWORK.has(err.code ?? "")) {
     return new ProviderError(
-      `${what} could not reach AWS (${err.code ?? name}: ${msg}); check network, proxy and endpoint settings`,
+      TLS.test(err.code ?? name)
+        ? `${what} could not reach AWS (${err.code ?? name}: ${msg}); the TLS certificate is not trusted: add your proxy's or network's CA with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS or SSL_CERT_FILE`
+        : `${what} could not reach AWS (${err.code ?? name}: ${msg}); check network, proxy (HTTPS_PROXY, NO_PROXY) and endpoint settings`,
     );
   }
   const status = err.$metadata?.httpStatusCode;
