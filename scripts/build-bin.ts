@@ -58,6 +58,7 @@ const result = await Bun.build({
     ...(values.executable ? { executablePath: values.executable } : {}),
   },
   target: "bun",
+  format: "esm",
   bytecode: true,
   minify: true,
   plugins: [trace],

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { baseEnv, EXECUTABLE, LAUNCHER, ROOT, runCli } from "../support/cli.ts";
 import { awsEnv, startFakeAws } from "../support/fake-aws.ts";
@@ -52,7 +52,8 @@ test("instance metadata that silently drops packets: 'not found' in seconds, not
       'exec "$@"',
     ].join("\n"),
   });
-  const env = { ...baseEnv(h) };
+  // The launcher runs on the first `node` on PATH: this test's own (Node 24 under npm test).
+  const env = { ...baseEnv(h), PATH: `${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   delete (env as Record<string, string | undefined>).AWS_EC2_METADATA_DISABLED;
   const unshare = process.getuid?.() === 0 ? ["-n"] : ["-rn"];
   for (const bin of [EXECUTABLE, LAUNCHER]) {
