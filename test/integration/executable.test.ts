@@ -36,40 +36,6 @@ test("the executable's tracer sees the AWS SDK on a miss and none on the hit tha
   assert.doesNotMatch(hitLoads, /proper-lockfile|write-file-atomic|node_modules\/yaml\//);
 });
 
-test("instance metadata that silently drops packets: 'not found' in seconds, not a 30 s hang", async (t) => {
-  // A private network namespace where 169.254.169.254 is routed to a veth whose peer never answers
-  // (a permanent neighbour entry, so not even ARP fails): a laptop off any cloud behind a firewall
-  // that drops link-local traffic. Needs root (CI runs as root) or unprivileged user namespaces.
-  const h = await tmpTree(t, {
-    "blackhole.sh": [
-      "set -e",
-      "ip link set lo up",
-      "ip link add v0 type veth peer name v1",
-      "ip addr add 169.254.1.1/16 dev v0",
-      "ip link set v0 up",
-      "ip link set v1 up",
-      "ip neigh replace 169.254.169.254 lladdr 02:00:00:00:00:01 dev v0 nud permanent",
-      'exec "$@"',
-    ].join("\n"),
-  });
-  // The launcher runs on the first `node` on PATH: this test's own (Node 24 under npm test).
-  const env = { ...baseEnv(h), PATH: `${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}` };
-  delete (env as Record<string, string | undefined>).AWS_EC2_METADATA_DISABLED;
-  const unshare = process.getuid?.() === 0 ? ["-n"] : ["-rn"];
-  for (const bin of [EXECUTABLE, LAUNCHER]) {
-    const started = Date.now();
-    const r = await runCli([...unshare, "sh", join(h, "blackhole.sh"), bin, "get"], HOST, env, {
-      bin: "unshare",
-      timeoutMs: 60_000,
-    });
-    const took = Date.now() - started;
-    assert.equal(r.stdout, "credentials not found in native keychain\n", `${bin}: ${r.stdout}${r.stderr}`);
-    assert.equal(r.code, 1);
-    // Not a timing assertion of the product's speed: the bug was a hang until the 30 s deadline.
-    assert.ok(took < 15_000, `${bin} took ${took} ms`);
-  }
-});
-
 test("the executable reads no .env or bunfig.toml from the working directory", async (t) => {
   const h = await tmpTree(t, {
     "work/.env": "DOCKER_CREDENTIAL_CLOUD_LOG=debug\nAWS_ACCESS_KEY_ID=AKIDPLANTED\n",
