@@ -74,8 +74,30 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/** Human verbs: lazily imported (the helper's hit path never loads them), report on stdout. */
+const runVerb = async (argv: string[]): Promise<number> => {
+  const env = process.env;
+  const home = homeDir(env);
+  const { runConfigure } = await import("./verbs/configure/index.ts");
+  const r = await runConfigure(argv.slice(1), {
+    env: Object.freeze({ ...env }),
+    home,
+    uid: process.geteuid?.(),
+    self: fs.realpathSync(process.argv[1] ?? ""),
+    now: () => Date.now(),
+    openStore: async () => {
+      const settings = await loadSettings(env, home);
+      return staticStore(settings, createLogger(settings.logLevel, stderr), () => Date.now());
+    },
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
+  if (argv[0] === "configure") return runVerb(argv);
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
