@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, BIN, runCli } from "../support/cli.ts";
+import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
 import { e2eSkip, runWithHosts, which } from "../support/namespace.ts";
@@ -90,7 +90,11 @@ describe("clients pull through what configure wrote", { skip }, () => {
     const dir = await mkdtemp(join(work, "af-"));
     const authFile = join(dir, "auth.json");
     const e2 = (await home("auth-file-2")).env;
-    const c = await runCli(["configure", "podman", "--no-drop-in", "--registry", HOST, "--auth-file", authFile], "", e2);
+    const c = await runCli(
+      ["configure", "podman", "--no-drop-in", "--registry", HOST, "--auth-file", authFile],
+      "",
+      e2,
+    );
     assert.equal(c.code, 0, c.stderr);
     const { r } = await pullWith(e2, JSON.parse(await readFile(authFile, "utf8")));
     assert.equal(r.code, 0, `skopeo: ${r.stderr}`);

@@ -22,7 +22,8 @@ const setup = async (t: import("node:test").TestContext, config: unknown = ORIGI
   const home = await tmpTree(t, { ".docker/config.json": `${JSON.stringify(config, null, "\t")}\n` });
   const file = join(home, ".docker", "config.json");
   await chmod(file, mode);
-  return { home, file, env: { ...baseEnv(home), DOCKER_CREDENTIAL_CLOUD_STORE: "file" } };
+  const env: Record<string, string> = { ...baseEnv(home), DOCKER_CREDENTIAL_CLOUD_STORE: "file" };
+  return { home, file, env };
 };
 
 const backups = async (home: string) => (await readdir(join(home, ".docker"))).filter((f) => f.endsWith(".bak"));
@@ -30,7 +31,11 @@ const backups = async (home: string) => (await readdir(join(home, ".docker"))).f
 describe("configure docker", () => {
   test("adds credHelpers, keeps every other key and the mode, backs up, and a re-run changes nothing", async (t) => {
     const { home, file, env } = await setup(t);
-    const r = await runCli(["configure", "docker", "--registry", ECR, "--registry", `https://${ECR.toUpperCase()}/`], "", env);
+    const r = await runCli(
+      ["configure", "docker", "--registry", ECR, "--registry", `https://${ECR.toUpperCase()}/`],
+      "",
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /updated/);
     const after = JSON.parse(await readFile(file, "utf8"));
@@ -136,7 +141,13 @@ esac
     assert.equal(JSON.parse(got2.stdout).Secret, "secret-alice-1");
     const after = JSON.parse(await readFile(file, "utf8"));
     assert.deepEqual(after, { ...ORIGINAL, credsStore: "cloud" });
-    assert.deepEqual((await readFile(log, "utf8")).trim().split("\n").filter((l) => l === "get").length, 2);
+    assert.deepEqual(
+      (await readFile(log, "utf8"))
+        .trim()
+        .split("\n")
+        .filter((l) => l === "get").length,
+      2,
+    );
   });
 
   test("--root names /root/.docker/config.json (dry run: no write outside the test)", async (t) => {

@@ -12,7 +12,11 @@ import { checkRun } from "../support/kubelet-checker.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const configure = (home: string, ...args: string[]) =>
-  runCli(["configure", "kubelet", "--bin-dir", join(home, "bin"), "--config", join(home, "config.yaml"), ...args], "", baseEnv(home));
+  runCli(
+    ["configure", "kubelet", "--bin-dir", join(home, "bin"), "--config", join(home, "config.yaml"), ...args],
+    "",
+    baseEnv(home),
+  );
 
 describe("configure kubelet", () => {
   test("links, a valid config with the right matchImages, the flags and a NodeConfig; a re-run changes nothing", async (t) => {
@@ -61,7 +65,10 @@ describe("configure kubelet", () => {
       image: "docker.io/library/nginx",
     });
     const r = await runCli(["kubelet"], request, baseEnv(home), { bin: join(home, "bin", "ecr-credential-provider") });
-    const checked = checkRun(r, { apiVersion: "credentialprovider.kubelet.k8s.io/v1", image: "docker.io/library/nginx" });
+    const checked = checkRun(r, {
+      apiVersion: "credentialprovider.kubelet.k8s.io/v1",
+      image: "docker.io/library/nginx",
+    });
     assert.equal(checked.response.cacheDuration, "0s");
   });
 
@@ -83,7 +90,10 @@ providers:
     const text = await readFile(join(home, "config.yaml"), "utf8");
     assert.match(text, /# the vendor's own/);
     const cfg = await loadCredentialProviderConfig(join(home, "config.yaml"));
-    assert.deepEqual(cfg.providers.map((p) => p.name), ["vendor-provider", "docker-credential-cloud"]);
+    assert.deepEqual(
+      cfg.providers.map((p) => p.name),
+      ["vendor-provider", "docker-credential-cloud"],
+    );
     assert.ok(providerMatchesImage(cfg.providers[1] as never, "x.azurecr.io/a"));
     assert.match(r.stdout, /backup of the previous file/);
   });
@@ -102,12 +112,12 @@ providers:
     const cases: [string, string, RegExp][] = [
       [
         "unknown field",
-        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: a\n    matchImages: [\"a.io\"]\n    defaultCacheDuration: 1m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n    argz: [kubelet]\n",
+        'apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: a\n    matchImages: ["a.io"]\n    defaultCacheDuration: 1m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n    argz: [kubelet]\n',
         /:8: strict decoding error: unknown field "providers\[0\]\.argz"/,
       ],
       [
         "bad match image",
-        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: a\n    matchImages:\n      - a.io\n      - \"*.b.io:port\"\n    defaultCacheDuration: 1m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n",
+        'apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: a\n    matchImages:\n      - a.io\n      - "*.b.io:port"\n    defaultCacheDuration: 1m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n',
         /:7: providers\.matchImages: Invalid value: "\*\.b\.io:port": match image is invalid/,
       ],
       [
@@ -125,7 +135,11 @@ providers:
         "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: a\n    matchImages: a.io\n    defaultCacheDuration: 1m\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n",
         /:5: .*cannot unmarshal string into Go struct field providers\[0\]\.matchImages/,
       ],
-      ["YAML syntax", "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: [a\n", /:\d+: error decoding config/],
+      [
+        "YAML syntax",
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: [a\n",
+        /:\d+: error decoding config/,
+      ],
     ];
     for (const [what, text, want] of cases) {
       const file = join(home, `${what.replaceAll(" ", "-")}.yaml`);

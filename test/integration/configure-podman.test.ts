@@ -9,7 +9,11 @@ import { baseEnv, runCli } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "europe-docker.pkg.dev";
-const AUTH = { auths: { "quay.io": { auth: "dXNlcjpwYXNz" } }, credHelpers: { "registry.example.com": "secretservice" }, extra: { k: 1 } };
+const AUTH = {
+  auths: { "quay.io": { auth: "dXNlcjpwYXNz" } },
+  credHelpers: { "registry.example.com": "secretservice" },
+  extra: { k: 1 },
+};
 const DROP_IN = join(".config", "containers", "registries.conf.d", "50-docker-credential-cloud.conf");
 
 describe("configure podman", () => {
@@ -26,7 +30,10 @@ describe("configure podman", () => {
     });
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.equal((await readdir(join(home, ".config", "containers"))).filter((f) => f.endsWith(".bak")).length, 1);
-    assert.match(await readFile(join(home, DROP_IN), "utf8"), /^credential-helpers = \["cloud", "containers-auth.json"\]$/m);
+    assert.match(
+      await readFile(join(home, DROP_IN), "utf8"),
+      /^credential-helpers = \["cloud", "containers-auth.json"\]$/m,
+    );
     const before = await readFile(file, "utf8");
     const again = await runCli(["configure", "podman", "--registry", HOST], "", env);
     assert.equal(again.code, 0, again.stderr);
@@ -44,12 +51,16 @@ describe("configure podman", () => {
     assert.deepEqual(await readdir(home), [], "nothing written");
     const w = await runCli(["configure", "podman", "--registry", HOST], "", env);
     assert.equal(w.code, 0, w.stderr);
-    assert.deepEqual(JSON.parse(await readFile(join(home, "custom", "auth.json"), "utf8")), { credHelpers: { [HOST]: "cloud" } });
+    assert.deepEqual(JSON.parse(await readFile(join(home, "custom", "auth.json"), "utf8")), {
+      credHelpers: { [HOST]: "cloud" },
+    });
     assert.equal((await stat(join(home, "custom", "auth.json"))).mode & 0o777, 0o600);
   });
 
   test("warns about a plaintext login for a configured host; --no-drop-in needs a host", async (t) => {
-    const home = await tmpTree(t, { ".config/containers/auth.json": JSON.stringify({ auths: { [HOST]: { auth: "eDp5" } } }) });
+    const home = await tmpTree(t, {
+      ".config/containers/auth.json": JSON.stringify({ auths: { [HOST]: { auth: "eDp5" } } }),
+    });
     const r = await runCli(["configure", "podman", "--registry", HOST, "--no-drop-in"], "", baseEnv(home));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /plaintext login for europe-docker\.pkg\.dev/);

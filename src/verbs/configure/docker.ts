@@ -133,6 +133,8 @@ const reportHiddenLogins = async (
     return;
   }
   const { copied, failed } = await migrateLogins(ctx, name, servers);
-  r.say(`copied ${copied.length} login(s) from docker-credential-${name} into docker-credential-cloud: ${copied.join(", ")}`);
+  r.say(
+    `copied ${copied.length} login(s) from docker-credential-${name} into docker-credential-cloud: ${copied.join(", ")}`,
+  );
   for (const [s, why] of failed) r.warn(`could not copy ${s} from docker-credential-${name}: ${why}`);
 };

@@ -2,7 +2,7 @@
 // and replace it atomically (mode and owner kept, a backup of the old text first). A file that
 // does not parse is never touched: the verb stops with one line naming it.
 
-import { copyFile, chmod, lstat, mkdir, readFile, readlink, rename, symlink, unlink } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readFile, readlink, rename, symlink, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../../errors.ts";
 
@@ -55,7 +55,11 @@ export const unifiedDiff = async (file: string, before: string, after: string): 
     .join("\n");
 };
 
-const stamp = (now: number): string => new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+const stamp = (now: number): string =>
+  new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 
 export interface Written {
   file: string;

@@ -13,7 +13,9 @@ export const exactHost = (input: string): string => {
   const ref = parseServerUrl(input);
   if (!ref || ref.host === "") throw new UsageError(`--registry ${JSON.stringify(input)}: not a registry host name`);
   if (ref.path !== "" && ref.path !== "/") {
-    throw new UsageError(`--registry ${input}: name the host only (credHelpers are keyed by registry host, not by repository)`);
+    throw new UsageError(
+      `--registry ${input}: name the host only (credHelpers are keyed by registry host, not by repository)`,
+    );
   }
   return ref.host;
 };

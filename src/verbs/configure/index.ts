@@ -31,7 +31,11 @@ atomically with the file's mode kept and a FILE.<time>.bak backup; --dry-run pri
 Exit codes: 0 done (or nothing to do), 1 a problem (named on stderr; --check: on stdout), 2 bad usage.
 `;
 
-const usage = (msg: string): VerbResult => ({ stdout: "", stderr: `docker-credential-cloud configure: ${msg}\n`, code: 2 });
+const usage = (msg: string): VerbResult => ({
+  stdout: "",
+  stderr: `docker-credential-cloud configure: ${msg}\n`,
+  code: 2,
+});
 
 export const runConfigure = async (argv: string[], ctx: ConfigureContext): Promise<VerbResult> => {
   const [target, ...rest] = argv;

@@ -72,7 +72,14 @@ const entries = (clouds: Cloud[], name: string | undefined): Entry[] => {
     args: ["kubelet"],
     env: [{ name: "DOCKER_CREDENTIAL_CLOUD_CACHE_DIR", value: CACHE_DIR }],
   });
-  if (name) return [base(name, clouds.flatMap((c) => PROVIDERS[c].matchImages), "10m")];
+  if (name)
+    return [
+      base(
+        name,
+        clouds.flatMap((c) => PROVIDERS[c].matchImages),
+        "10m",
+      ),
+    ];
   return clouds.map((c) => base(PROVIDERS[c].name, PROVIDERS[c].matchImages, PROVIDERS[c].defaultCacheDuration));
 };
 
@@ -94,7 +101,9 @@ const mergedText = async (cur: string | null, ours: Entry[], file: string): Prom
   }
   const doc = parseDocument(cur, { version: "1.1" });
   if (doc.errors.length > 0 || !isMap(doc.contents)) {
-    throw new UsageError(`${file}: not a YAML mapping; it was left untouched: check it with configure kubelet --check ${file}`);
+    throw new UsageError(
+      `${file}: not a YAML mapping; it was left untouched: check it with configure kubelet --check ${file}`,
+    );
   }
   if (doc.get("kind") !== "CredentialProviderConfig") {
     throw new UsageError(`${file}: kind is not CredentialProviderConfig; it was left untouched`);
@@ -109,7 +118,8 @@ const mergedText = async (cur: string | null, ours: Entry[], file: string): Prom
     const i = list.items.findIndex((it) => isMap(it) && it.get("name") === e.name);
     const node = doc.createNode(e);
     if (i === -1) list.items.push(node);
-    else if (JSON.stringify((list.items[i] as { toJSON(): unknown }).toJSON()) !== JSON.stringify(e)) list.items[i] = node;
+    else if (JSON.stringify((list.items[i] as { toJSON(): unknown }).toJSON()) !== JSON.stringify(e))
+      list.items[i] = node;
   }
   const text = doc.toString({ lineWidth: 0 });
   // Unchanged content keeps the file byte for byte (no reformatting on a re-run).
@@ -159,7 +169,8 @@ export const configureKubelet = async (ctx: ConfigureContext, o: KubeletOptions)
   } else {
     // Check what we are about to write with the kubelet's rules before it replaces anything.
     const problems = await checkText(text, o.config);
-    if (problems.length > 0) throw new UsageError(`${o.config}: the merged config would be refused by the kubelet: ${problems[0]}`);
+    if (problems.length > 0)
+      throw new UsageError(`${o.config}: the merged config would be refused by the kubelet: ${problems[0]}`);
     const w = await replaceFile(o.config, text, cur, { now: ctx.now(), newMode: 0o644, dirMode: 0o755 });
     r.say(`${o.config}: ${cur ? "updated" : "created"} (${ours.map((e) => e.name).join(", ")})`);
     if (w.backup) r.say(`  backup of the previous file: ${w.backup}`);
@@ -188,11 +199,8 @@ export const configureKubelet = async (ctx: ConfigureContext, o: KubeletOptions)
 /** Problems as "FILE:LINE: message" (LINE omitted where no line can be named). */
 export const checkText = async (text: string, file: string): Promise<string[]> => {
   const { LineCounter, parseDocument, isMap, isSeq, isScalar } = await import("yaml");
-  const {
-    CredentialProviderConfigError,
-    decodeCredentialProviderConfig,
-    validateCredentialProviderConfig,
-  } = await import("../../kubelet/config.ts");
+  const { CredentialProviderConfigError, decodeCredentialProviderConfig, validateCredentialProviderConfig } =
+    await import("../../kubelet/config.ts");
   const lc = new LineCounter();
   const json = text.trimStart().startsWith("{");
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, ...(json ? {} : { version: "1.1" as const }) });
@@ -237,7 +245,13 @@ export const checkText = async (text: string, file: string): Promise<string[]> =
     // Strict-decoding errors name fields: unknown field "providers[0].foo"; type errors name
     // "Go struct field providers[0].matchImages".
     const unknown = [...msg.matchAll(/unknown field "([^"]+)"/g)].map((m) => m[1] as string);
-    if (unknown.length > 0) return unknown.map((f) => at(lineOf(splitPath(f), true), `${msg.startsWith("strict") ? "strict decoding error: " : ""}unknown field "${f}"`));
+    if (unknown.length > 0)
+      return unknown.map((f) =>
+        at(
+          lineOf(splitPath(f), true),
+          `${msg.startsWith("strict") ? "strict decoding error: " : ""}unknown field "${f}"`,
+        ),
+      );
     const field = /Go struct field (\S+) of type/.exec(msg)?.[1];
     const top = /'(apiVersion|Kind)' is missing|no kind/.test(msg) ? 0 : undefined;
     return [at(field ? lineOf(splitPath(field)) : top, msg)];
@@ -262,7 +276,8 @@ export const checkText = async (text: string, file: string): Promise<string[]> =
   });
   const names = new Set<string>();
   config.providers.forEach((p, i) => {
-    if (names.has(p.name)) out.push(at(lineOf(["providers", i, "name"]), `providers.name: Duplicate value: ${JSON.stringify(p.name)}`));
+    if (names.has(p.name))
+      out.push(at(lineOf(["providers", i, "name"]), `providers.name: Duplicate value: ${JSON.stringify(p.name)}`));
     names.add(p.name);
   });
   if (config.providers.length === 0) {

@@ -29,7 +29,8 @@ const runHelper = (ctx: ConfigureContext, name: string, verb: string, input: str
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT") reject(new Error(`docker-credential-${name} is not on PATH`));
         // The helper's stdout holds its error line (protocol); never its stderr, which may echo input.
-        else reject(new Error(`docker-credential-${name} ${verb} failed: ${(stdout.split("\n")[0] ?? "").slice(0, 200)}`));
+        else
+          reject(new Error(`docker-credential-${name} ${verb} failed: ${(stdout.split("\n")[0] ?? "").slice(0, 200)}`));
       },
     );
     child.stdin?.on("error", () => {});

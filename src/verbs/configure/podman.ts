@@ -11,11 +11,11 @@
 
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { UsageError } from "../../errors.ts";
 import { type ConfigureContext, Report } from "./context.ts";
 import { HELPER } from "./docker.ts";
 import { indentOf, jsonText, parseJsonObject, readCurrent, replaceFile, unifiedDiff } from "./files.ts";
 import { exactHost } from "./hosts.ts";
-import { UsageError } from "../../errors.ts";
 
 export const DROP_IN_NAME = "50-docker-credential-cloud.conf";
 export const SYSTEM_REGISTRIES_DIR = "/etc/containers/registries.conf.d";
@@ -82,14 +82,20 @@ export const configurePodman = async (ctx: ConfigureContext, o: PodmanOptions) =
     const changes: string[] = [];
     for (const h of hosts) {
       if (helpers[h] === HELPER) continue;
-      changes.push(`credHelpers: ${h} → ${HELPER}${helpers[h] === undefined ? "" : ` (was ${JSON.stringify(helpers[h])})`}`);
+      changes.push(
+        `credHelpers: ${h} → ${HELPER}${helpers[h] === undefined ? "" : ` (was ${JSON.stringify(helpers[h])})`}`,
+      );
       helpers[h] = HELPER;
     }
     next.credHelpers = helpers;
     // containers/image asks credHelpers before `auths` in the same file, so a plaintext login for
     // the same host (podman login writes one) is dead weight: say so, keep it.
     const auths = isObj(next.auths) ? next.auths : {};
-    for (const h of hosts) if (h in auths) r.warn(`${file} also holds a plaintext login for ${h} under "auths" (podman login); credHelpers wins for that host, remove the login with podman logout ${h}`);
+    for (const h of hosts)
+      if (h in auths)
+        r.warn(
+          `${file} also holds a plaintext login for ${h} under "auths" (podman login); credHelpers wins for that host, remove the login with podman logout ${h}`,
+        );
     if (changes.length === 0) r.say(`${file}: already configured, nothing to change`);
     else {
       const after = jsonText(next, indentOf(cur?.text));
@@ -129,7 +135,8 @@ export const configurePodman = async (ctx: ConfigureContext, o: PodmanOptions) =
         `${other} also sets credential-helpers; drop-ins are read in name order after registries.conf and the last one wins`,
       );
     }
-    if (!o.system && ctx.uid === 0) r.say(`note: --system writes ${SYSTEM_REGISTRIES_DIR}/${DROP_IN_NAME} for every user`);
+    if (!o.system && ctx.uid === 0)
+      r.say(`note: --system writes ${SYSTEM_REGISTRIES_DIR}/${DROP_IN_NAME} for every user`);
   }
   return r.result();
 };
