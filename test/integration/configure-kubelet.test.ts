@@ -3,7 +3,7 @@
 // run through an installed link that the kubelet-faithful checker accepts, a merge that keeps
 // other providers, idempotence, and --check naming the wrong line.
 import assert from "node:assert/strict";
-import { readFile, readlink, realpath, writeFile } from "node:fs/promises";
+import { readdir, readFile, readlink, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { loadCredentialProviderConfig, providerMatchesImage } from "../../src/kubelet/config.ts";
@@ -96,6 +96,27 @@ providers:
     );
     assert.ok(providerMatchesImage(cfg.providers[1] as never, "x.azurecr.io/a"));
     assert.match(r.stdout, /backup of the previous file/);
+  });
+
+  test("--dry-run writes nothing; --program chooses the link target", async (t) => {
+    const home = await tmpTree(t);
+    const d = await configure(home, "--cloud", "google", "--dry-run");
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /would link to/);
+    assert.match(d.stdout, /^\+apiVersion: kubelet\.config\.k8s\.io\/v1$/m);
+    assert.deepEqual(await readdir(home), []);
+    const p = await configure(
+      home,
+      "--cloud",
+      "google",
+      "--program",
+      "/opt/docker-credential-cloud/current/bin/docker-credential-cloud",
+    );
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(
+      await readlink(join(home, "bin", "gcp-credential-provider")),
+      "/opt/docker-credential-cloud/current/bin/docker-credential-cloud",
+    );
   });
 
   test("refuses to replace another program in the bin dir without --force", async (t) => {

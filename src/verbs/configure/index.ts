@@ -1,6 +1,7 @@
 // `docker-credential-cloud configure docker|podman|kubelet`: wires the clients to this helper.
 // Arguments through node:util parseArgs; returns {stdout, stderr, code}; the entry point writes.
 
+import { isAbsolute } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, oneLine, UsageError } from "../../errors.ts";
 import type { ConfigureContext, VerbResult } from "./context.ts";
@@ -18,8 +19,9 @@ export const CONFIGURE_HELP = `Usage:
       "containers-auth.json"] (~/.config/containers/registries.conf.d/, --system: /etc/containers/…),
       and credHelpers for each HOST in the auth file (--auth-file, $REGISTRY_AUTH_FILE, else
       $XDG_CONFIG_HOME/containers/auth.json).
-  docker-credential-cloud configure kubelet [--cloud aws|google|azure]… [--name NAME] [--bin-dir DIR] [--config FILE] [--force] [--dry-run]
-      links this program into DIR (default /etc/kubernetes/image-credential-provider/bin) as
+  docker-credential-cloud configure kubelet [--cloud aws|google|azure]… [--name NAME] [--bin-dir DIR] [--config FILE]
+                                    [--program PATH] [--force] [--dry-run]
+      links this program (or PATH, e.g. the packaged launcher) into DIR (default /etc/kubernetes/image-credential-provider/bin) as
       ecr-credential-provider, gcp-credential-provider, acr-credential-provider (or one NAME), writes
       the CredentialProviderConfig FILE (default /etc/kubernetes/image-credential-provider/config.yaml),
       prints the kubelet flags and an EKS NodeConfig snippet.
@@ -103,12 +105,14 @@ export const runConfigure = async (argv: string[], ctx: ConfigureContext): Promi
             "bin-dir": { type: "string" },
             config: { type: "string" },
             check: { type: "string" },
+            program: { type: "string" },
             force: { type: "boolean" },
             "dry-run": { type: "boolean" },
             help: { type: "boolean", short: "h" },
           },
         });
         if (v.help) return { stdout: CONFIGURE_HELP, stderr: "", code: 0 };
+        if (v.program !== undefined && !isAbsolute(v.program)) return usage("--program: give an absolute path");
         const k = await import("./kubelet.ts");
         if (v.check !== undefined) return await k.checkKubeletConfig(v.check);
         return await k.configureKubelet(ctx, {
@@ -116,6 +120,7 @@ export const runConfigure = async (argv: string[], ctx: ConfigureContext): Promi
           binDir: v["bin-dir"] ?? k.KUBELET_BIN_DIR,
           config: v.config ?? k.KUBELET_CONFIG,
           ...(v.name ? { name: v.name } : {}),
+          ...(v.program ? { program: v.program } : {}),
           force: v.force ?? false,
           dryRun: v["dry-run"] ?? false,
         });

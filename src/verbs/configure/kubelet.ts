@@ -50,6 +50,8 @@ export interface KubeletOptions {
   binDir: string;
   config: string;
   name?: string;
+  /** What the links point at; default this program's launcher (ctx.self). */
+  program?: string;
   dryRun: boolean;
   force: boolean;
 }
@@ -137,13 +139,14 @@ export const configureKubelet = async (ctx: ConfigureContext, o: KubeletOptions)
   const unique = [...new Set(clouds)];
   const ours = entries(unique, o.name);
   const r = new Report();
+  const target = o.program ?? ctx.self;
 
   // 1. The links the kubelet execs: <bin-dir>/<entry name> → this program.
   for (const e of ours) {
     const link = join(o.binDir, e.name);
     const now = await linkTarget(link);
-    if (now === ctx.self) {
-      r.say(`${link}: already links to ${ctx.self}`);
+    if (now === target) {
+      r.say(`${link}: already links to ${target}`);
       continue;
     }
     if (now !== null && !o.force) {
@@ -151,11 +154,11 @@ export const configureKubelet = async (ctx: ConfigureContext, o: KubeletOptions)
         `${link} exists (${now === "file" ? "a file" : `a link to ${now}`}); it may be the cloud's own plugin: move it away, or pass --force to replace it`,
       );
     }
-    if (o.dryRun) r.say(`${link}: would link to ${ctx.self} (dry run)`);
+    if (o.dryRun) r.say(`${link}: would link to ${target} (dry run)`);
     else {
       await mkdir(o.binDir, { recursive: true, mode: 0o755 });
-      await replaceLink(link, ctx.self);
-      r.say(`${link} → ${ctx.self}`);
+      await replaceLink(link, target);
+      r.say(`${link} → ${target}`);
     }
   }
 
