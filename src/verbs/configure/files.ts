@@ -2,7 +2,7 @@
 // and replace it atomically (mode and owner kept, a backup of the old text first). A file that
 // does not parse is never touched: the verb stops with one line naming it.
 
-import { chmod, copyFile, lstat, mkdir, readFile, readlink, rename, symlink, unlink } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readFile, readlink, rename, stat, symlink, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../../errors.ts";
 
@@ -15,7 +15,7 @@ export interface Current {
 /** The file's text and mode, or null when it does not exist. */
 export const readCurrent = async (file: string): Promise<Current | null> => {
   try {
-    const [text, st] = await Promise.all([readFile(file, "utf8"), lstat(file)]);
+    const [text, st] = await Promise.all([readFile(file, "utf8"), stat(file)]);
     return { text, mode: st.mode & 0o777 };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
