@@ -106,6 +106,23 @@ describe("clients pull through what configure wrote", { skip }, () => {
     assert.equal(r.code, 0, `skopeo: ${r.stderr}`);
   });
 
+  test("skopeo login with the drop-in stores through our helper, not as a plaintext auth", async () => {
+    const { h, env } = await home("login", ["podman"]);
+    assert.ok(registry);
+    const authFile = join(h, "run-auth.json");
+    const r = await runWithHosts(
+      registry.hosts,
+      "skopeo",
+      ["login", "--authfile", authFile, "--cert-dir", registry.certDir, "--username", "AWS", "--password-stdin", HOST],
+      { env: { ...env, DOCKER_CREDENTIAL_CLOUD_STORE: "file" }, input: PASSWORD, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, `skopeo login: ${r.stderr}`);
+    const listed = await runCli(["list"], "", { ...env, DOCKER_CREDENTIAL_CLOUD_STORE: "file" });
+    assert.equal(JSON.parse(listed.stdout)[HOST], "AWS", listed.stdout);
+    const plain = await readFile(authFile, "utf8").catch(() => "");
+    assert.ok(!plain.includes(Buffer.from(`AWS:${PASSWORD}`).toString("base64")), "no plaintext login written");
+  });
+
   for (const tool of ["podman", "buildah"] as const) {
     test(`${tool} pull through the drop-in`, { skip: which(tool) ? false : `${tool} not installed` }, async () => {
       const { h, env } = await home(`${tool}-home`, ["podman"]);
