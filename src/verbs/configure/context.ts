@@ -37,3 +37,19 @@ export class Report {
     return { stdout: j(this.out), stderr: j(this.err), code };
   }
 }
+
+/** Docker and containers/image exec `docker-credential-cloud` by name: warn when PATH lacks it. */
+export const warnIfNotOnPath = async (ctx: ConfigureContext, r: Report): Promise<void> => {
+  const { access, constants } = await import("node:fs/promises");
+  const { delimiter, join } = await import("node:path");
+  for (const dir of (ctx.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      await access(join(dir, "docker-credential-cloud"), constants.X_OK);
+      return;
+    } catch {}
+  }
+  r.warn(
+    `docker-credential-cloud is not on PATH, and the clients run it by that name: link it, e.g. sudo ln -s ${ctx.self} /usr/local/bin/docker-credential-cloud`,
+  );
+};

@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { UsageError } from "../../errors.ts";
-import { type ConfigureContext, Report } from "./context.ts";
+import { type ConfigureContext, Report, warnIfNotOnPath } from "./context.ts";
 import { indentOf, jsonText, parseJsonObject, readCurrent, replaceFile, unifiedDiff } from "./files.ts";
 import { exactHost } from "./hosts.ts";
 import { helperLogins, migrateLogins } from "./migrate.ts";
@@ -96,6 +96,7 @@ export const configureDocker = async (ctx: ConfigureContext, o: DockerOptions) =
         : `note: tools that run as root (containerd, the SOCI snapshotter) read ${ROOT_DOCKER_CONFIG}: sudo docker-credential-cloud configure docker --root …`,
     );
   }
+  await warnIfNotOnPath(ctx, r);
   return r.result();
 };
 

@@ -137,7 +137,7 @@ export const runConfigure = async (argv: string[], ctx: ConfigureContext): Promi
     const errno = (e as NodeJS.ErrnoException).code;
     return {
       stdout: "",
-      stderr: `docker-credential-cloud configure ${target}: ${errno ? `${errno}: ` : ""}${oneLine(e)}\n`,
+      stderr: `docker-credential-cloud configure ${target}: ${oneLine(e)}${errno === "EACCES" || errno === "EPERM" ? " (run it as root, or choose other paths)" : ""}\n`,
       code: 1,
     };
   }

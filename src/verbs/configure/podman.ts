@@ -12,7 +12,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UsageError } from "../../errors.ts";
-import { type ConfigureContext, Report } from "./context.ts";
+import { type ConfigureContext, Report, warnIfNotOnPath } from "./context.ts";
 import { HELPER } from "./docker.ts";
 import { indentOf, jsonText, parseJsonObject, readCurrent, replaceFile, unifiedDiff } from "./files.ts";
 import { exactHost } from "./hosts.ts";
@@ -138,5 +138,6 @@ export const configurePodman = async (ctx: ConfigureContext, o: PodmanOptions) =
     if (!o.system && ctx.uid === 0)
       r.say(`note: --system writes ${SYSTEM_REGISTRIES_DIR}/${DROP_IN_NAME} for every user`);
   }
+  await warnIfNotOnPath(ctx, r);
   return r.result();
 };
