@@ -3,10 +3,10 @@
 // warns and --migrate copies its logins (a fake docker-credential-fake on PATH) into our store,
 // from where `get` answers them.
 import assert from "node:assert/strict";
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
+import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -72,6 +72,16 @@ describe("configure docker", () => {
     assert.deepEqual(JSON.parse(await readFile(join(dir, "config.json"), "utf8")), { credsStore: "cloud" });
     assert.equal((await stat(join(dir, "config.json"))).mode & 0o777, 0o600);
     assert.match(r.stdout, /\/root\/\.docker\/config\.json/, "names root's file for containerd-side tools");
+    assert.match(r.stderr, /docker-credential-cloud is not on PATH/);
+    await mkdir(join(home, "bin"));
+    await symlink(BIN, join(home, "bin", "docker-credential-cloud"));
+    const onPath = await runCli(["configure", "docker", "--creds-store"], "", {
+      ...baseEnv(home),
+      DOCKER_CONFIG: dir,
+      PATH: `${join(home, "bin")}:/usr/bin:/bin`,
+    });
+    assert.equal(onPath.code, 0, onPath.stderr);
+    assert.equal(onPath.stderr, "");
   });
 
   test("a malformed file is left untouched with a one-line error; wildcards and paths are refused", async (t) => {
