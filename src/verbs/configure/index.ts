@@ -9,22 +9,25 @@ import type { ConfigureContext, VerbResult } from "./context.ts";
 export type { ConfigureContext, VerbResult } from "./context.ts";
 
 export const CONFIGURE_HELP = `Usage:
-  docker-credential-cloud configure docker [--registry HOST]… [--creds-store [--migrate]] [--root | --config FILE] [--dry-run]
+  docker-credential-cloud configure docker [--registry HOST]… [--creds-store [--migrate]]
+                                           [--root | --config FILE] [--dry-run]
       credHelpers {"HOST": "cloud"} for each exact HOST, or credsStore "cloud" for every registry, in
       $DOCKER_CONFIG/config.json, else ~/.docker/config.json; --root edits /root/.docker/config.json
-      (containerd, the SOCI snapshotter). Replacing another credsStore hides its logins: --migrate copies
-      them (its list/get) into docker-credential-cloud's store.
-  docker-credential-cloud configure podman [--registry HOST]… [--system] [--no-drop-in] [--auth-file FILE] [--dry-run]
+      (containerd, the SOCI snapshotter). Replacing another credsStore hides its logins: --migrate
+      copies them (its list/get) into docker-credential-cloud's store.
+  docker-credential-cloud configure podman [--registry HOST]… [--system] [--no-drop-in]
+                                           [--auth-file FILE] [--dry-run]
       podman, skopeo, buildah: a registries.conf.d drop-in with credential-helpers = ["cloud",
       "containers-auth.json"] (~/.config/containers/registries.conf.d/, --system: /etc/containers/…),
       and credHelpers for each HOST in the auth file (--auth-file, $REGISTRY_AUTH_FILE, else
       $XDG_CONFIG_HOME/containers/auth.json).
-  docker-credential-cloud configure kubelet [--cloud aws|google|azure]… [--name NAME] [--bin-dir DIR] [--config FILE]
-                                    [--program PATH] [--force] [--dry-run]
-      links this program (or PATH, e.g. the packaged launcher) into DIR (default /etc/kubernetes/image-credential-provider/bin) as
-      ecr-credential-provider, gcp-credential-provider, acr-credential-provider (or one NAME), writes
-      the CredentialProviderConfig FILE (default /etc/kubernetes/image-credential-provider/config.yaml),
-      prints the kubelet flags and an EKS NodeConfig snippet.
+  docker-credential-cloud configure kubelet [--cloud aws|google|azure]… [--name NAME] [--bin-dir DIR]
+                                            [--config FILE] [--program PATH] [--force] [--dry-run]
+      links this program (or PATH, e.g. the packaged launcher) into DIR as ecr-credential-provider,
+      gcp-credential-provider, acr-credential-provider (or one NAME), writes the CredentialProviderConfig
+      FILE, prints the kubelet flags and an EKS NodeConfig snippet. Defaults:
+      DIR  /etc/kubernetes/image-credential-provider/bin
+      FILE /etc/kubernetes/image-credential-provider/config.yaml
   docker-credential-cloud configure kubelet --check FILE
       validates FILE with the kubelet's rules; each problem as FILE:LINE: message (exit 1).
 
