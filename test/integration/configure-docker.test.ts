@@ -60,6 +60,7 @@ describe("configure docker", () => {
     assert.match(r.stdout, /dry run, nothing written/);
     assert.match(r.stdout, new RegExp(`^\\+\\s+"${ECR.replaceAll(".", "\\.")}": "cloud"`, "m"));
     assert.match(r.stdout, /^\+\s+"credsStore": "cloud"/m);
+    assert.match(r.stdout, /credHelpers still sends gcr\.io to "gcr"/);
     assert.equal(await readFile(file, "utf8"), before);
     assert.equal((await backups(home)).length, 0);
   });

@@ -71,6 +71,15 @@ export const configureDocker = async (ctx: ConfigureContext, o: DockerOptions) =
     next.credsStore = HELPER;
   }
 
+  // credHelpers wins over credsStore in Docker: hosts still sent to another helper keep using it.
+  if (o.credsStore && isObj(next.credHelpers)) {
+    const others = Object.entries(next.credHelpers).filter(([h, v]) => v !== HELPER && !hosts.includes(h));
+    if (others.length > 0) {
+      r.say(
+        `note: credHelpers still sends ${others.map(([h, v]) => `${h} to ${JSON.stringify(v)}`).join(", ")}; credHelpers wins over credsStore (add --registry HOST to switch a host)`,
+      );
+    }
+  }
   if (changes.length === 0) {
     r.say(`${file}: already configured, nothing to change`);
   } else {
