@@ -23,10 +23,10 @@ import { parseServerUrl } from "../hosts.ts";
 import { type CredentialProvider, loadCredentialProviderConfig, providerMatchesImage } from "../kubelet/config.ts";
 import { createLogger, LEVELS, type Level, type Logger, parseLevel, scrub } from "../log.ts";
 import { resolveRoute } from "../resolver.ts";
-import { type Env, loadSettings, type Settings } from "../settings.ts";
+import type { Env, Settings } from "../settings.ts";
 import type { CredentialStore } from "../store/store.ts";
 import { VERSION } from "../version.ts";
-import { credentialDeps, staticStore } from "../wiring.ts";
+import { credentialDeps, edgeSettings, staticStore } from "../wiring.ts";
 import {
   type DockerConfig,
   DockerConfigReader,
@@ -167,7 +167,7 @@ export const createKeyring = (options: KeyringOptions = {}): Keyring => {
     const key = JSON.stringify(Object.entries(overlay).sort());
     let p = settingsByOverlay.get(key);
     if (!p) {
-      p = loadSettings(Object.keys(overlay).length ? { ...env, ...overlay } : env, home).catch((e) => {
+      p = edgeSettings(Object.keys(overlay).length ? { ...env, ...overlay } : env, home).catch((e) => {
         log.error(`the built-in fetchers are off: ${oneLine(e)}`);
         return null;
       });
