@@ -79,6 +79,11 @@ export const replaceFile = async (
   opts: { now: number; newMode: number; dirMode: number },
 ): Promise<Written> => {
   await mkdir(dirname(file), { recursive: true, mode: opts.dirMode });
+  // Another writer (docker login, podman login) in between: stop rather than drop its change.
+  const now = await readCurrent(file);
+  if ((now?.text ?? null) !== (cur?.text ?? null)) {
+    throw new UsageError(`${file} changed while it was being configured; nothing was written: run the command again`);
+  }
   let backup: string | null = null;
   if (cur) {
     backup = `${file}.${stamp(opts.now)}.bak`;
