@@ -1,6 +1,7 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
+import "./trace.ts";
 import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
 import { WIRE } from "./adapters/docker-wire.ts";
 import {
@@ -15,7 +16,7 @@ import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
 import { loadSettings, type Settings } from "./settings.ts";
-import { VERSION } from "./version.ts";
+import { versionDetail } from "./version.ts";
 import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
@@ -145,7 +146,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (values.version) {
-    writeAll(1, VERSION_LINE(VERSION));
+    writeAll(1, VERSION_LINE(versionDetail()));
     return 0;
   }
   const action = positionals[0];
@@ -189,7 +190,7 @@ const run = async (argv: string[]): Promise<number> => {
     return r.code;
   }
   const store = staticStore(settings, log, now);
-  const result = await handleDockerAction(action, input, deps, VERSION, store);
+  const result = await handleDockerAction(action, input, deps, versionDetail(), store);
   writeAll(1, result.stdout);
   // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
   // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.
