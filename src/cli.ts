@@ -77,6 +77,21 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/**
+ * This program's file, for links that must run it again: the single-file executable is
+ * process.execPath (its argv[1] is a path inside Bun's embedded file system); under the Node
+ * launcher it is argv[1], the launcher script.
+ */
+const selfPath = (): string => {
+  const script = process.argv[1];
+  if (script && !script.startsWith("/$bunfs/")) {
+    try {
+      return fs.realpathSync(script);
+    } catch {}
+  }
+  return fs.realpathSync(process.execPath);
+};
+
 /** Human verbs: lazily imported (the helper's hit path never loads them), report on stdout. */
 const runVerb = async (argv: string[]): Promise<number> => {
   const env = process.env;
@@ -86,7 +101,7 @@ const runVerb = async (argv: string[]): Promise<number> => {
     env: Object.freeze({ ...env }),
     home,
     uid: process.geteuid?.(),
-    self: fs.realpathSync(process.argv[1] ?? ""),
+    self: selfPath(),
     now: () => Date.now(),
     openStore: async () => {
       const settings = await edgeSettings(env, home);
