@@ -79,7 +79,7 @@ describe("configure docker", () => {
     const onPath = await runCli(["configure", "docker", "--creds-store"], "", {
       ...baseEnv(home),
       DOCKER_CONFIG: dir,
-      PATH: `${join(home, "bin")}:/usr/bin:/bin`,
+      PATH: `${join(home, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     });
     assert.equal(onPath.code, 0, onPath.stderr);
     assert.equal(onPath.stderr, "");
