@@ -77,6 +77,42 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/**
+ * This program's file, for links that must run it again: the single-file executable is
+ * process.execPath (its argv[1] is a path inside Bun's embedded file system); under the Node
+ * launcher it is argv[1], the launcher script.
+ */
+const selfPath = (): string => {
+  const script = process.argv[1];
+  if (script && !script.startsWith("/$bunfs/")) {
+    try {
+      return fs.realpathSync(script);
+    } catch {}
+  }
+  return fs.realpathSync(process.execPath);
+};
+
+/** Human verbs: lazily imported (the helper's hit path never loads them), report on stdout. */
+const runVerb = async (argv: string[]): Promise<number> => {
+  const env = process.env;
+  const home = homeDir(env);
+  const { runConfigure } = await import("./verbs/configure/index.ts");
+  const r = await runConfigure(argv.slice(1), {
+    env: Object.freeze({ ...env }),
+    home,
+    uid: process.geteuid?.(),
+    self: selfPath(),
+    now: () => Date.now(),
+    openStore: async () => {
+      const settings = await edgeSettings(env, home);
+      return staticStore(settings, createLogger(settings.logLevel, stderr), () => Date.now());
+    },
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 /** `get` with a broken config file: stored logins only; null when that does not apply. */
 const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
   const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
@@ -100,6 +136,7 @@ const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<numb
 
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
+  if (argv[0] === "configure") return runVerb(argv);
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };

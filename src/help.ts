@@ -12,6 +12,10 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud configure docker|podman|kubelet …
+                                    wire the clients to this helper: Docker's config.json, the
+                                    podman/skopeo/buildah auth file and registries.conf.d drop-in, the
+                                    kubelet's provider links and config (configure --help for options)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):
