@@ -12,11 +12,11 @@
 import type { CredentialDeps } from "../credentials.ts";
 import { routeToken } from "../credentials.ts";
 import { NotFoundError, oneLine } from "../errors.ts";
-import { parseServerUrl } from "../hosts.ts";
 import { formatSeconds } from "../kubelet/duration.ts";
 import { type CredentialProviderRequest, type CredentialProviderResponse, imageRegistry } from "../kubelet/types.ts";
 import { encodeResponse, parseRequest } from "../kubelet/wire.ts";
 import { createLogger, scrub } from "../log.ts";
+import { parseServerUrl } from "../registry/hosts.ts";
 import { resolveRoute, type Workload } from "../resolver.ts";
 
 export { looksLikeKubeletRequest } from "../kubelet/wire.ts";

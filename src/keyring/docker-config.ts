@@ -12,11 +12,11 @@
 // `docker login` without paying a parse per lookup.
 
 import { fs, path } from "../builtins.ts";
-import { parseServerUrl, storeKey } from "../hosts.ts";
-import { DOCKER_HUB_DOMAIN } from "./image.ts";
+import { DOCKER_HUB_DOMAIN, DOCKER_HUB_SERVER } from "../registry/dockerhub.ts";
+import { parseServerUrl, storeKey } from "../registry/hosts.ts";
 import type { Credential } from "./match.ts";
 
-export const DOCKER_HUB_SERVER = "https://index.docker.io/v1/";
+export { DOCKER_HUB_SERVER };
 
 export interface AuthsEntry {
   /** The key as written (a server URL or a kubelet-style glob). */

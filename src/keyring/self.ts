@@ -15,7 +15,7 @@
 
 import { fileURLToPath } from "node:url";
 import { fs, path } from "../builtins.ts";
-import type { CredentialProvider } from "../kubelet/config.ts";
+import type { CredentialProvider } from "./kubelet-config.ts";
 
 export const SELF_PROGRAM = "docker-credential-cloud";
 export const SELF_HELPER = "cloud";

@@ -13,9 +13,9 @@
 
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import { ConfigError, NoIdentityError, oneLine, ProviderError } from "../errors.ts";
-import type { AzureCloud } from "../hosts.ts";
 import { type AzureSource, planAzure } from "../identity/azure.ts";
 import { scrub } from "../log.ts";
+import type { AzureCloud } from "../registry/hosts.ts";
 import type { AcrRoute, Route } from "../resolver.ts";
 import { VERSION } from "../version.ts";
 import { withDeadline } from "./deadline.ts";

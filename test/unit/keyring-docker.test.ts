@@ -13,8 +13,8 @@ import {
   parseDockerConfig,
 } from "../../src/keyring/docker-config.ts";
 import { interpretHelperRun } from "../../src/keyring/helper.ts";
+import type { CredentialProvider } from "../../src/keyring/kubelet-config.ts";
 import { isSelfProgram, selfPluginEnv } from "../../src/keyring/self.ts";
-import type { CredentialProvider } from "../../src/kubelet/config.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
