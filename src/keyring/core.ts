@@ -1,0 +1,107 @@
+// The keyring's way into the credential core, for everything it answers in process: our built-in
+// cloud fetchers, and a Docker helper or kubelet provider that is this program (self.ts). One
+// Settings per environment overlay (a provider's DOCKER_CREDENTIAL_CLOUD_* env), read once; the
+// answers come from resolveRoute + routeToken, the same core the CLI adapters use, and never as
+// protocol text parsed back.
+
+import type { CredentialDeps, Credentials } from "../credentials.ts";
+import { routeToken } from "../credentials.ts";
+import { NotFoundError, oneLine } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { parseServerUrl } from "../registry/hosts.ts";
+import { type Route, resolveRoute, type Workload } from "../resolver.ts";
+import { type Env, loadSettings, type Settings } from "../settings.ts";
+import type { CredentialStore } from "../store/store.ts";
+import { credentialDeps, staticStore } from "../wiring.ts";
+import { IDENTITY_TOKEN_USERNAME } from "./helper.ts";
+import type { Credential } from "./match.ts";
+
+/** Settles with `p`, or rejects once `ms` have passed (for in-process answers, which cannot be killed). */
+export const bounded = <T>(p: Promise<T>, ms: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within the ${ms / 1000}s timeout`)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+};
+
+/** A cloud answer: the credential, and how long it may be kept (epoch ms; undefined: do not keep). */
+export interface CoreAnswer {
+  route: Route;
+  credentials: Credentials;
+}
+
+export class Core {
+  readonly #env: Env;
+  readonly #home: string;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #settings = new Map<string, Promise<Settings | null>>();
+  readonly #deps = new WeakMap<Settings, { deps: CredentialDeps; store: CredentialStore }>();
+
+  constructor(env: Env, home: string, log: Logger, now: () => number) {
+    this.#env = env;
+    this.#home = home;
+    this.#log = log;
+    this.#now = now;
+  }
+
+  /** Our settings under `overlay` (read once per overlay); null when they cannot be read (logged). */
+  settings(overlay: Readonly<Record<string, string>> = {}): Promise<Settings | null> {
+    const key = JSON.stringify(Object.entries(overlay).sort());
+    let p = this.#settings.get(key);
+    if (!p) {
+      const env = Object.keys(overlay).length ? { ...this.#env, ...overlay } : this.#env;
+      p = loadSettings(env, this.#home).catch((e) => {
+        this.#log.error(`the built-in fetchers are off: ${oneLine(e)}`);
+        return null;
+      });
+      this.#settings.set(key, p);
+    }
+    return p;
+  }
+
+  #depsFor(settings: Settings): { deps: CredentialDeps; store: CredentialStore } {
+    let d = this.#deps.get(settings);
+    if (!d) {
+      d = { deps: credentialDeps(settings, this.#log, this.#now), store: staticStore(settings, this.#log, this.#now) };
+      this.#deps.set(settings, d);
+    }
+    return d;
+  }
+
+  /** The route our settings give `host`, or null (not a cloud host, or settings unreadable). */
+  route(host: string, settings: Settings, workload?: Workload): Route | null {
+    return resolveRoute(host, settings, workload);
+  }
+
+  /** A token for `route` through the shared cache. */
+  token(route: Route, settings: Settings): Promise<Credentials> {
+    return routeToken(route, this.#depsFor(settings).deps);
+  }
+
+  /**
+   * What `docker-credential-cloud get SERVER` answers, without the protocol: credentials stored by
+   * `docker login` first, then the cloud route; null for "credentials not found".
+   */
+  async helperGet(server: string, settings: Settings): Promise<Credential | null> {
+    const ref = parseServerUrl(server);
+    if (!ref) return null;
+    const { store } = this.#depsFor(settings);
+    const stored = await store.get(ref);
+    if (stored) {
+      if (stored.username === "" && stored.secret === "") return null;
+      if (stored.username === IDENTITY_TOKEN_USERNAME) return stored.secret ? { identityToken: stored.secret } : null;
+      return { username: stored.username, password: stored.secret };
+    }
+    const route = resolveRoute(ref.host, settings);
+    if (!route) return null;
+    try {
+      const c = await this.token(route, settings);
+      return { username: c.username, password: c.secret };
+    } catch (e) {
+      if (e instanceof NotFoundError) return null;
+      throw e;
+    }
+  }
+}
