@@ -34,7 +34,8 @@ export interface DockerConfig {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Padded or not: the kubelet decodes both (an unpadded `auth` is what some tools write).
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
 /** One `auths` entry as a credential; null for a placeholder; a string explains a broken entry. */
 export const decodeAuthsEntry = (v: unknown): Credential | null | string => {

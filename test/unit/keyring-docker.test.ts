@@ -201,9 +201,16 @@ describe("recognising this program", () => {
   test("by name, or by where the file resolves", async (t) => {
     const dir = await tmpTree(t);
     await mkdir(join(dir, "opt", "bin"), { recursive: true });
+    // An installed tree as the node installer lays it out: <tree>/bin/<launcher>, <tree>/app/package.json.
     await writeFile(join(dir, "opt", "bin", "docker-credential-cloud"), "#!/bin/sh\n", { mode: 0o755 });
+    await mkdir(join(dir, "opt", "app"));
+    await writeFile(join(dir, "opt", "app", "package.json"), JSON.stringify({ name: "docker-credential-cloud" }));
     await symlink(join(dir, "opt", "bin", "docker-credential-cloud"), join(dir, "ecr-provider"));
     await writeFile(join(dir, "other-provider"), "#!/bin/sh\n", { mode: 0o755 });
+    // Our name on some other program (issue 12, defect 5): not us.
+    await mkdir(join(dir, "elsewhere"));
+    await writeFile(join(dir, "elsewhere", "docker-credential-cloud"), "#!/bin/sh\n", { mode: 0o755 });
+    assert.equal(isSelfProgram("docker-credential-cloud", join(dir, "elsewhere", "docker-credential-cloud")), false);
     assert.equal(isSelfProgram("docker-credential-cloud", null), true);
     assert.equal(isSelfProgram("ecr-provider", join(dir, "ecr-provider")), true);
     assert.equal(isSelfProgram("other-provider", join(dir, "other-provider")), false);
