@@ -118,8 +118,15 @@ export const parseDockerConfigText = (
   return parseDockerConfig(raw, file, warn);
 };
 
-/** The default files: $DOCKER_CONFIG/config.json, else ~/.docker/config.json; then ~/.dockercfg. */
+/** Where the kubelet looks first (its root directory, --root-dir, is its preferred Docker config path). */
+export const KUBELET_DOCKER_CONFIG = "/var/lib/kubelet/config.json";
+
+/**
+ * The default files: the kubelet's /var/lib/kubelet/config.json, then $DOCKER_CONFIG/config.json
+ * (else ~/.docker/config.json), then ~/.dockercfg. Missing files are skipped.
+ */
 export const defaultDockerConfigPaths = (env: Readonly<Record<string, string | undefined>>, home: string): string[] => [
+  KUBELET_DOCKER_CONFIG,
   env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, "config.json") : path.join(home, ".docker", "config.json"),
   path.join(home, ".dockercfg"),
 ];

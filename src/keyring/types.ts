@@ -35,7 +35,8 @@ export interface KeyringOptions {
   home?: string;
   /**
    * Docker config files, read in this order; `false` or [] reads none. Default
-   * $DOCKER_CONFIG/config.json (else ~/.docker/config.json), then the legacy ~/.dockercfg.
+   * /var/lib/kubelet/config.json (the kubelet's), $DOCKER_CONFIG/config.json (else
+   * ~/.docker/config.json), then the legacy ~/.dockercfg.
    */
   dockerConfig?: string | readonly string[] | false;
   /** A kubelet CredentialProviderConfig file or directory (--image-credential-provider-config). */
