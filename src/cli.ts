@@ -1,7 +1,8 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
-import { handleDockerAction } from "./adapters/docker-helper.ts";
+import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
+import { WIRE } from "./adapters/docker-wire.ts";
 import {
   handleKubeletRequest,
   KUBELET_ACTION,
@@ -9,12 +10,13 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
-import { oneLine } from "./errors.ts";
+import { EMPTY_CONFIG } from "./config.ts";
+import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
-import { loadSettings } from "./settings.ts";
+import { loadSettings, type Settings } from "./settings.ts";
 import { VERSION } from "./version.ts";
-import { credentialDeps, staticStore } from "./wiring.ts";
+import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);
@@ -74,6 +76,27 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/** `get` with a broken config file: stored logins only; null when that does not apply. */
+const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
+  const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
+  if (!settings) return null; // not the config file: the environment itself is bad
+  const input = await readStdin();
+  if (looksLikeKubeletRequest(input)) return null;
+  const log = createLogger(settings.logLevel, stderr);
+  const r = await getStoredOnly(
+    input,
+    staticStore(settings, log, () => Date.now()),
+  );
+  if (!r) return null;
+  writeAll(1, r.stdout);
+  stderr(
+    line
+      .replace(/^docker-credential-cloud: /, "docker-credential-cloud: warn: ")
+      .replace(/\n$/, "; served the credentials stored with docker login\n"),
+  );
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   let parsed: ReturnType<
@@ -100,7 +123,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (values.version) {
-    writeAll(1, `docker-credential-cloud ${VERSION}\n`);
+    writeAll(1, VERSION_LINE(VERSION));
     return 0;
   }
   const action = positionals[0];
@@ -113,18 +136,26 @@ const run = async (argv: string[]): Promise<number> => {
     return 1;
   }
   const env = process.env;
-  let settings: Awaited<ReturnType<typeof loadSettings>>;
+  let settings: Settings;
   try {
-    settings = await loadSettings(env, homeDir(env));
+    settings = await edgeSettings(env, homeDir(env));
   } catch (e) {
-    writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
+    const line = `docker-credential-cloud: ${scrub(oneLine(e))}\n`;
+    // A config-file typo must not hide what `docker login` stored: `get` still serves those
+    // (the store's settings come from the environment only) and names the typo on stderr.
+    if (action === "get" && e instanceof ConfigError) {
+      const served = await storedDespite(env, line);
+      if (served !== null) return served;
+    }
+    writeAll(errorFd, line);
+    // Docker drops a failing helper's stdout: the cause goes to stderr too.
+    if (errorFd === 1) stderr(line);
     return 1;
   }
   const log = createLogger(settings.logLevel, stderr);
   const now = () => Date.now();
   const deps = credentialDeps(settings, log, now);
-  const input =
-    action === "get" || action === "erase" || action === "store" || action === KUBELET_ACTION ? await readStdin() : "";
+  const input = STDIN_ACTIONS.includes(action) || action === KUBELET_ACTION ? await readStdin() : "";
   // Kubelet plugin mode: selected by the config's `args: ["kubelet"]`, or detected when the
   // kubelet's JSON arrives on `get` (a binary configured with `args: ["get"]` or copied from a
   // docker-credential-* setup).
@@ -138,6 +169,12 @@ const run = async (argv: string[]): Promise<number> => {
   const store = staticStore(settings, log, now);
   const result = await handleDockerAction(action, input, deps, VERSION, store);
   writeAll(1, result.stdout);
+  // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
+  // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.
+  if (result.code !== 0 && result.stdout !== `${WIRE.notFound}\n`) {
+    const line = result.stdout.trimEnd();
+    stderr(`${line.startsWith("docker-credential-cloud: ") ? line : `docker-credential-cloud: ${line}`}\n`);
+  }
   return result.code;
 };
 

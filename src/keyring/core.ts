@@ -1,18 +1,18 @@
 // The keyring's way into the credential core, for everything it answers in process: our built-in
 // cloud fetchers, and a Docker helper or kubelet provider that is this program (self.ts). One
 // Settings per environment overlay (a provider's DOCKER_CREDENTIAL_CLOUD_* env), read once; the
-// answers come from resolveRoute + routeToken, the same core the CLI adapters use, and never as
+// answers come from credentialsFor, the one core entry the CLI adapters use too, and never as
 // protocol text parsed back.
 
-import type { CredentialDeps, Credentials } from "../credentials.ts";
-import { routeToken } from "../credentials.ts";
+import { type Answer, type CredentialDeps, credentialsFor } from "../credentials.ts";
+import type { Env } from "../env.ts";
 import { NotFoundError, oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { parseServerUrl } from "../registry/hosts.ts";
-import { type Route, resolveRoute, type Workload } from "../resolver.ts";
-import { type Env, loadSettings, type Settings } from "../settings.ts";
+import type { Workload } from "../resolver.ts";
+import type { Settings } from "../settings.ts";
 import type { CredentialStore } from "../store/store.ts";
-import { credentialDeps, staticStore } from "../wiring.ts";
+import { credentialDeps, edgeSettings, staticStore } from "../wiring.ts";
 import { IDENTITY_TOKEN_USERNAME } from "./helper.ts";
 import type { Credential } from "./match.ts";
 
@@ -24,12 +24,6 @@ export const bounded = <T>(p: Promise<T>, ms: number): Promise<T> => {
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 };
-
-/** A cloud answer: the credential, and how long it may be kept (epoch ms; undefined: do not keep). */
-export interface CoreAnswer {
-  route: Route;
-  credentials: Credentials;
-}
 
 export class Core {
   readonly #env: Env;
@@ -52,7 +46,7 @@ export class Core {
     let p = this.#settings.get(key);
     if (!p) {
       const env = Object.keys(overlay).length ? { ...this.#env, ...overlay } : this.#env;
-      p = loadSettings(env, this.#home).catch((e) => {
+      p = edgeSettings(env, this.#home).catch((e) => {
         this.#log.error(`the built-in fetchers are off: ${oneLine(e)}`);
         return null;
       });
@@ -70,14 +64,9 @@ export class Core {
     return d;
   }
 
-  /** The route our settings give `host`, or null (not a cloud host, or settings unreadable). */
-  route(host: string, settings: Settings, workload?: Workload): Route | null {
-    return resolveRoute(host, settings, workload);
-  }
-
-  /** A token for `route` through the shared cache. */
-  token(route: Route, settings: Settings): Promise<Credentials> {
-    return routeToken(route, this.#depsFor(settings).deps);
+  /** Credentials for a registry host (the core entry); a NotFoundError when no cloud serves it. */
+  credentials(host: string, settings: Settings, workload?: Workload): Promise<Answer> {
+    return credentialsFor(host, workload ? { workload } : {}, this.#depsFor(settings).deps);
   }
 
   /**
@@ -94,10 +83,8 @@ export class Core {
       if (stored.username === IDENTITY_TOKEN_USERNAME) return stored.secret ? { identityToken: stored.secret } : null;
       return { username: stored.username, password: stored.secret };
     }
-    const route = resolveRoute(ref.host, settings);
-    if (!route) return null;
     try {
-      const c = await this.token(route, settings);
+      const c = await this.credentials(ref.host, settings);
       return { username: c.username, password: c.secret };
     } catch (e) {
       if (e instanceof NotFoundError) return null;

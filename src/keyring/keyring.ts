@@ -13,7 +13,7 @@ import { normalizeImage } from "../registry/image.ts";
 import { Core } from "./core.ts";
 import { type DockerConfig, DockerConfigReader } from "./docker-config.ts";
 import { Runner, SingleFlight } from "./exec.ts";
-import { type Credential, KeyIndex } from "./match.ts";
+import { type Credential, type Found, KeyIndex } from "./match.ts";
 import { serverAddressFor, toAuthConfigs, unionLookup } from "./merge.ts";
 import { resolveOptions } from "./options.ts";
 import { builtinCredentials } from "./sources/builtin.ts";
@@ -45,7 +45,7 @@ export const createKeyring = (options: KeyringOptions = {}): Keyring => {
   const docker = new DockerConfigReader(o.dockerFiles, (m) => log.warn(m));
   const runner = new Runner();
   const helperFlight = new SingleFlight<Credential | null>();
-  const builtinFlight = new SingleFlight<Credential | null>();
+  const builtinFlight = new SingleFlight<Found>();
   const deps = { env: o.env, log, core, runner, builtins: o.builtins, timeoutMs: o.timeoutMs, now: o.now };
   let closed = false;
 

@@ -2,8 +2,8 @@
 // sources use. Nothing here reads a file or runs a program.
 
 import { os } from "../builtins.ts";
+import type { Env } from "../env.ts";
 import { createLogger, LEVELS, type Level, type Logger, parseLevel, scrub } from "../log.ts";
-import type { Env } from "../settings.ts";
 import { defaultDockerConfigPaths } from "./docker-config.ts";
 import type { KeyringLogger, KeyringOptions } from "./types.ts";
 

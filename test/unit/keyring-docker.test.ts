@@ -81,7 +81,11 @@ describe("config files", () => {
     // The kubelet's own /var/lib/kubelet/config.json first (issue 12), then Docker's files.
     const kubelet = "/var/lib/kubelet/config.json";
     assert.deepEqual(defaultDockerConfigPaths({}, "/h"), [kubelet, "/h/.docker/config.json", "/h/.dockercfg"]);
-    assert.deepEqual(defaultDockerConfigPaths({ DOCKER_CONFIG: "/d" }, "/h"), [kubelet, "/d/config.json", "/h/.dockercfg"]);
+    assert.deepEqual(defaultDockerConfigPaths({ DOCKER_CONFIG: "/d" }, "/h"), [
+      kubelet,
+      "/d/config.json",
+      "/h/.dockercfg",
+    ]);
   });
 
   test("the reader re-reads a file only when it changed, and skips missing and broken files", async (t) => {

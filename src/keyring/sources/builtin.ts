@@ -1,5 +1,5 @@
 // Our own cloud fetchers as a source: genuine cloud hosts only (resolver + hosts.ts), answered by
-// the credential core in process. Part of the plugin keyring: the kubelet would get these
+// the credential core in process (a host no cloud serves is a NoRouteError: nothing, quietly). Part of the plugin keyring: the kubelet would get these
 // credentials from a plugin, after every Docker-config credential.
 
 import { NoIdentityError, NotFoundError, oneLine } from "../../errors.ts";
@@ -8,12 +8,12 @@ import { parseServerUrl } from "../../registry/hosts.ts";
 import type { ImageRef } from "../../registry/image.ts";
 import { bounded, type Core } from "../core.ts";
 import type { SingleFlight } from "../exec.ts";
-import type { Credential, Found } from "../match.ts";
+import type { Found } from "../match.ts";
 
 export interface BuiltinSourceDeps {
   log: Logger;
   core: Core;
-  flight: SingleFlight<Credential | null>;
+  flight: SingleFlight<Found>;
   timeoutMs: number;
 }
 
@@ -23,13 +23,14 @@ export const builtinCredentials = async (d: BuiltinSourceDeps, ref: ImageRef): P
   const settings = await d.core.settings();
   if (!settings) return [];
   try {
-    const route = d.core.route(host, settings);
-    if (!route) return [];
-    const c = await d.flight.do(route.cacheKey, async () => {
-      const creds = await bounded(d.core.token(route, settings), d.timeoutMs);
-      return { username: creds.username, password: creds.secret };
+    const found = await d.flight.do(host, async () => {
+      const a = await bounded(d.core.credentials(host, settings), d.timeoutMs);
+      return {
+        credential: { username: a.username, password: a.secret },
+        source: `built-in ${a.route.provider} (${a.route.identity.label})`,
+      };
     });
-    return c ? [{ credential: c, source: `built-in ${route.provider} (${route.identity.label})` }] : [];
+    return [found];
   } catch (e) {
     if (e instanceof NotFoundError) d.log.debug(`built-in fetcher for ${host}: ${oneLine(e)}`);
     else if (e instanceof NoIdentityError) d.log.info(`built-in fetcher for ${host}: ${oneLine(e)}`);

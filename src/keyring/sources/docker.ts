@@ -2,10 +2,10 @@
 // would use for the registry (credHelpers, else credsStore), then the `auths` entries of each
 // config file in order. A helper that is this program is answered by the core in process.
 
+import type { Env } from "../../env.ts";
 import { oneLine } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { ImageRef } from "../../registry/image.ts";
-import type { Env } from "../../settings.ts";
 import { bounded, type Core } from "../core.ts";
 import { type DockerConfig, helperFor, helperServerUrl } from "../docker-config.ts";
 import type { Runner, SingleFlight } from "../exec.ts";

@@ -9,12 +9,12 @@
 
 import { createHash } from "node:crypto";
 import { fs, path } from "../../builtins.ts";
+import type { Env } from "../../env.ts";
 import { NotFoundError, oneLine } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { parseServerUrl } from "../../registry/hosts.ts";
 import type { ImageRef } from "../../registry/image.ts";
 import type { Workload } from "../../resolver.ts";
-import type { Env } from "../../settings.ts";
 import { bounded, type Core } from "../core.ts";
 import { type Runner, type RunResult, SingleFlight } from "../exec.ts";
 import { type CredentialProvider, loadCredentialProviderConfig, providerMatchesImage } from "../kubelet-config.ts";
@@ -99,17 +99,18 @@ const answerInProcess = async (
   const settings = await d.core.settings(rt.selfEnv ?? {});
   if (!settings) throw new Error("our own settings could not be read (logged above)");
   const ref = parseServerUrl(registry);
-  const route = ref ? d.core.route(ref.host, settings, workload) : null;
-  if (!route) return empty;
-  let creds: Awaited<ReturnType<Core["token"]>>;
+  if (!ref) return empty;
+  let creds: Awaited<ReturnType<Core["credentials"]>>;
   try {
-    creds = await d.core.token(route, settings);
+    creds = await d.core.credentials(ref.host, settings, workload);
   } catch (e) {
     if (e instanceof NotFoundError) return empty;
     throw e;
   }
   if (workload && creds.secret === workload.token) {
-    throw new Error(`the ${route.provider} provider returned the service-account token as the password; refusing`);
+    throw new Error(
+      `the ${creds.route.provider} provider returned the service-account token as the password; refusing`,
+    );
   }
   return {
     cacheKeyType: "Registry",
