@@ -99,6 +99,14 @@ const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<numb
 
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
+  // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
+  if (argv[0] === "lookup") {
+    const { runLookup } = await import("./verbs/lookup/lookup.ts");
+    const r = await runLookup(argv.slice(1), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };

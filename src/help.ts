@@ -12,6 +12,8 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud lookup IMAGE [--json]   the credentials the kubelet would try for IMAGE, in order
+                                    (the keyring library for programs that are not Node; lookup --help)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):
