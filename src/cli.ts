@@ -100,6 +100,14 @@ const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<numb
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
+  // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].
+  if (argv[0] === KUBELET_ACTION && argv.slice(1).some((a) => a.startsWith("--docker-helper"))) {
+    const { runDockerHelperPlugin } = await import("./keyring/bridges/docker-helper-plugin.ts");
+    const r = await runDockerHelperPlugin(argv.slice(1), await readStdin(), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
   if (argv[0] === "lookup") {
     const { runLookup } = await import("./verbs/lookup/lookup.ts");
     const r = await runLookup(argv.slice(1), process.env);
