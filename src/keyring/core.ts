@@ -4,6 +4,8 @@
 // answers come from credentialsFor, the one core entry the CLI adapters use too, and never as
 // protocol text parsed back.
 
+import { fs, path } from "../builtins.ts";
+import { EXPIRY_MARGIN_MS } from "../cache/entry.ts";
 import { type Answer, type CredentialDeps, credentialsFor } from "../credentials.ts";
 import type { Env } from "../env.ts";
 import { NotFoundError, oneLine } from "../errors.ts";
@@ -15,6 +17,19 @@ import type { CredentialStore } from "../store/store.ts";
 import { credentialDeps, edgeSettings, staticStore } from "../wiring.ts";
 import { IDENTITY_TOKEN_USERNAME } from "./helper.ts";
 import type { Credential } from "./match.ts";
+
+/** The shared token cache's file name in the cache directory (src/cache/cache.ts). */
+const TOKEN_CACHE_FILE = "tokens.json";
+
+/** The token cache file's identity and version (inode, size, mtime), or null when it is not there. */
+const cacheFileSignature = (dir: string): string | null => {
+  try {
+    const st = fs.statSync(path.join(dir, TOKEN_CACHE_FILE), { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null;
+  }
+};
 
 /** Settles with `p`, or rejects once `ms` have passed (for in-process answers, which cannot be killed). */
 export const bounded = <T>(p: Promise<T>, ms: number): Promise<T> => {
@@ -32,6 +47,7 @@ export class Core {
   readonly #now: () => number;
   readonly #settings = new Map<string, Promise<Settings | null>>();
   readonly #deps = new WeakMap<Settings, { deps: CredentialDeps; store: CredentialStore }>();
+  readonly #memo = new WeakMap<Settings, Map<string, { answer: Answer; sig: string; until: number }>>();
 
   constructor(env: Env, home: string, log: Logger, now: () => number) {
     this.#env = env;
@@ -64,9 +80,31 @@ export class Core {
     return d;
   }
 
-  /** Credentials for a registry host (the core entry); a NotFoundError when no cloud serves it. */
-  credentials(host: string, settings: Settings, workload?: Workload): Promise<Answer> {
-    return credentialsFor(host, workload ? { workload } : {}, this.#depsFor(settings).deps);
+  /**
+   * Credentials for a registry host (the core entry); a NotFoundError when no cloud serves it.
+   * A long-running keyring asks the core again only when the shared token cache file changed
+   * (one stat) or the answer is past half its remaining life (when the core would refresh it): a
+   * cached token then costs no read, parse or lock. Workload answers are not kept here.
+   */
+  async credentials(host: string, settings: Settings, workload?: Workload): Promise<Answer> {
+    const deps = this.#depsFor(settings).deps;
+    if (workload || settings.cacheDir === null) return credentialsFor(host, workload ? { workload } : {}, deps);
+    let memo = this.#memo.get(settings);
+    if (!memo) {
+      memo = new Map();
+      this.#memo.set(settings, memo);
+    }
+    const sig = cacheFileSignature(settings.cacheDir);
+    const now = this.#now();
+    const hit = memo.get(host);
+    if (hit && sig !== null && hit.sig === sig && now < hit.until) return hit.answer;
+    const answer = await credentialsFor(host, {}, deps);
+    const after = cacheFileSignature(settings.cacheDir);
+    if (after !== null && answer.expiresAt !== undefined) {
+      const until = Math.min(now + (answer.expiresAt - now) / 2, answer.expiresAt - EXPIRY_MARGIN_MS);
+      memo.set(host, { answer, sig: after, until });
+    } else memo.delete(host);
+    return answer;
   }
 
   /**
