@@ -183,7 +183,22 @@ const run = async (argv: string[]): Promise<number> => {
     return r.code;
   }
   const store = staticStore(settings, log, now);
-  const result = await handleDockerAction(action, input, deps, VERSION, store);
+  let result = await handleDockerAction(action, input, deps, VERSION, store);
+  // Kubelet plugins → Docker clients (config `kubelet: {providerConfig, binDir}`): asked when
+  // stored credentials and the cloud routes have nothing. Loaded only then.
+  const bridge = settings.config.kubelet;
+  if (action === "get" && result.stdout === `${WIRE.notFound}\n` && bridge.providerConfig && bridge.binDir) {
+    const { getThroughKubeletPlugins } = await import("./keyring/bridges/kubelet-plugins-helper.ts");
+    const home = homeDir(env);
+    const bridged = await getThroughKubeletPlugins(
+      input,
+      { providerConfig: bridge.providerConfig, binDir: bridge.binDir },
+      env,
+      home,
+      log,
+    );
+    if (bridged !== null) result = { stdout: bridged, code: 0 };
+  }
   writeAll(1, result.stdout);
   // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
   // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.
