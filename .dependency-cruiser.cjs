@@ -6,10 +6,7 @@ module.exports = {
       name: "no-circular",
       severity: "error",
       comment: "No import circle among src/ files (static or lazy import()).",
-      // The one known circle, providers/types.ts holding the run-time loadProvider, goes away when
-      // the providers split (issue 9 item 5) moves loadProvider to providers/index.ts; these old
-      // file names then no longer exist and the exception matches nothing.
-      from: { path: "^src/", pathNot: "^src/providers/(types|ecr|google|acr)\\.ts$" },
+      from: { path: "^src/" },
       to: { circular: true },
     },
     {

@@ -52,7 +52,8 @@ const toCredentials = (e: TokenEntry, route: Route): Credentials => ({
 export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Credentials> => {
   const { log, now } = deps;
   const fetch = async () => {
-    const ctx: FetchContext = { settings: deps.settings, log, now };
+    const { env, home, requestTimeoutMs } = deps.settings;
+    const ctx: FetchContext = { env, home, requestTimeoutMs, log, now };
     const provider = await deps.loadProvider(route.provider);
     return provider.fetchToken(route, ctx);
   };

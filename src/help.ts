@@ -37,7 +37,7 @@ Environment:
                                         (any other value is an error)
   DOCKER_CREDENTIAL_CLOUD_CACHE         "off" disables the token cache
   DOCKER_CREDENTIAL_CLOUD_CACHE_DIR     token cache directory (default $XDG_CACHE_HOME/docker-credential-cloud)
-  DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 60, 0 = never)
+  DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 900, 0 = never)
   DOCKER_CREDENTIAL_CLOUD_TIMEOUT       seconds per cloud HTTP request (default 10)
   DOCKER_CREDENTIAL_CLOUD_STORE         where \`store\` keeps secrets: auto (default: the OS keyring when one
                                         answers, else a plaintext 0600 file, said on stderr), keyring, file

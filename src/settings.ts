@@ -54,7 +54,7 @@ const defaultCacheDir = (env: Env, home: string): string =>
 export const compiledConfigDir = (env: Env, home: string): string | null =>
   OFF.includes((env[ENV.cache] ?? "").toLowerCase()) ? null : defaultCacheDir(env, home);
 
-const DEFAULT_NEGATIVE_TTL_S = 60;
+const DEFAULT_NEGATIVE_TTL_S = 900;
 const DEFAULT_TIMEOUT_S = 10;
 // Larger values overflow Node's timers (they then fire at once) and make no sense for a pull.
 const MAX_SECONDS = 86_400;

@@ -6,7 +6,7 @@ import { compiledConfigParser } from "./cache/compiled-config.ts";
 import type { CredentialDeps } from "./credentials.ts";
 import type { Env } from "./env.ts";
 import type { Logger } from "./log.ts";
-import { loadProvider } from "./providers/types.ts";
+import { loadProvider } from "./providers/index.ts";
 import { compiledConfigDir, loadSettings, type Settings } from "./settings.ts";
 import { type CredentialStore, openStore } from "./store/store.ts";
 

@@ -23,6 +23,8 @@ export interface NegativeEntry {
   /** Fingerprint of the identity files at the time (mtimes); a change invalidates the entry. */
   fingerprint: string;
   reason: string;
+  /** The host the reason was written for: another host of the same identity reads its own name. */
+  host?: string;
 }
 
 export type Entry = TokenEntry | NegativeEntry;

@@ -85,7 +85,8 @@ const policy = async (target: CacheTarget, fetch: () => Promise<Fetched>, deps: 
   const knownAbsent = async (entries: Record<string, Entry>): Promise<string | undefined> => {
     const negative = entries[target.negativeKey];
     if (negative?.kind !== "none" || now() >= negative.expiresAt) return undefined;
-    return negative.fingerprint === (await fingerprint(target.identity.watch)) ? negative.reason : undefined;
+    if (negative.fingerprint !== (await fingerprint(target.identity.watch))) return undefined;
+    return negative.host ? negative.reason.split(negative.host).join(target.host) : negative.reason;
   };
   const absent = await knownAbsent(all);
   if (absent !== undefined) {
@@ -129,6 +130,7 @@ const policy = async (target: CacheTarget, fetch: () => Promise<Fetched>, deps: 
             expiresAt: at + deps.negativeTtlMs,
             fingerprint: await fingerprint(target.identity.watch),
             reason: e.message,
+            host: target.host,
           })
           .catch(() => {});
       }
