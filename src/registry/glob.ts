@@ -127,7 +127,7 @@ const labelMatch = (glob: string, label: string): boolean => {
     re = globRegex(glob);
     labelRegex.set(glob, re);
   }
-  return re !== null && re.test(label);
+  return re?.test(label) ?? false;
 };
 
 export const urlsMatch = (glob: SchemelessUrl, target: SchemelessUrl): boolean => {
