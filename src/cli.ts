@@ -1,6 +1,7 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
+import "./trace.ts";
 import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
 import { WIRE } from "./adapters/docker-wire.ts";
 import {
@@ -15,7 +16,7 @@ import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
 import { loadSettings, type Settings } from "./settings.ts";
-import { VERSION } from "./version.ts";
+import { versionDetail } from "./version.ts";
 import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
@@ -76,6 +77,42 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/**
+ * This program's file, for links that must run it again: the single-file executable is
+ * process.execPath (its argv[1] is a path inside Bun's embedded file system); under the Node
+ * launcher it is argv[1], the launcher script.
+ */
+const selfPath = (): string => {
+  const script = process.argv[1];
+  if (script && !script.startsWith("/$bunfs/")) {
+    try {
+      return fs.realpathSync(script);
+    } catch {}
+  }
+  return fs.realpathSync(process.execPath);
+};
+
+/** Human verbs: lazily imported (the helper's hit path never loads them), report on stdout. */
+const runVerb = async (argv: string[]): Promise<number> => {
+  const env = process.env;
+  const home = homeDir(env);
+  const { runConfigure } = await import("./verbs/configure/index.ts");
+  const r = await runConfigure(argv.slice(1), {
+    env: Object.freeze({ ...env }),
+    home,
+    uid: process.geteuid?.(),
+    self: selfPath(),
+    now: () => Date.now(),
+    openStore: async () => {
+      const settings = await edgeSettings(env, home);
+      return staticStore(settings, createLogger(settings.logLevel, stderr), () => Date.now());
+    },
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 /** `get` with a broken config file: stored logins only; null when that does not apply. */
 const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
   const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
@@ -115,6 +152,7 @@ const run = async (argv: string[]): Promise<number> => {
     if (r.stderr) stderr(r.stderr);
     return r.code;
   }
+  if (argv[0] === "configure") return runVerb(argv);
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
@@ -139,7 +177,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (values.version) {
-    writeAll(1, VERSION_LINE(VERSION));
+    writeAll(1, VERSION_LINE(versionDetail()));
     return 0;
   }
   const action = positionals[0];
@@ -183,7 +221,7 @@ const run = async (argv: string[]): Promise<number> => {
     return r.code;
   }
   const store = staticStore(settings, log, now);
-  let result = await handleDockerAction(action, input, deps, VERSION, store);
+  let result = await handleDockerAction(action, input, deps, versionDetail(), store);
   // Kubelet plugins → Docker clients (config `kubelet: {providerConfig, binDir}`): asked when
   // stored credentials and the cloud routes have nothing. Loaded only then.
   const bridge = settings.config.kubelet;

@@ -16,6 +16,10 @@ Usage:
                                     kubelet provider that fronts the Docker helper docker-credential-NAME
   docker-credential-cloud lookup IMAGE [--json]   the credentials the kubelet would try for IMAGE, in order
                                     (the keyring library for programs that are not Node; lookup --help)
+  docker-credential-cloud configure docker|podman|kubelet …
+                                    wire the clients to this helper: Docker's config.json, the
+                                    podman/skopeo/buildah auth file and registries.conf.d drop-in, the
+                                    kubelet's provider links and config (configure --help for options)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):

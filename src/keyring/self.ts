@@ -1,8 +1,8 @@
 // Recognising this program where a Docker config or a kubelet config names it, so that the
 // keyring answers in process (same code, same shared token cache) instead of starting Node again.
 //
-// It is us when the program's file resolves to this package's own launcher (dist/bin beside this
-// module), or to the launcher of an installed tree of this package (<tree>/bin/<name> with
+// It is us when the program's file resolves to this package's own launcher or single-file
+// executable (dist/bin/docker-credential-cloud, dist/docker-credential-cloud beside this module), or to the launcher of an installed tree of this package (<tree>/bin/<name> with
 // <tree>/app/package.json, as the node installer lays it out and links provider names to), or to
 // dist/bin/docker-credential-cloud of a package named docker-credential-cloud. The name alone is
 // enough only when there is no file at all (a CSI pod without the node's binaries): a file that
@@ -22,17 +22,23 @@ export const SELF_HELPER = "cloud";
 const OUR_ENV_PREFIX = "DOCKER_CREDENTIAL_CLOUD_";
 const PLUGIN_ARGS = [["kubelet"], ["get"]];
 
-let ownLauncher: string | null | undefined;
-/** dist/bin/docker-credential-cloud beside this module (when running from the built package). */
-const launcher = (): string | null => {
-  if (ownLauncher === undefined) {
-    try {
-      ownLauncher = fs.realpathSync(fileURLToPath(new URL(`../bin/${SELF_PROGRAM}`, import.meta.url)));
-    } catch {
-      ownLauncher = null;
+let ownPrograms: string[] | undefined;
+/**
+ * This package's own programs beside this module (when running from the built package): the
+ * launcher dist/bin/docker-credential-cloud and the single-file executable dist/docker-credential-cloud.
+ */
+const ownFiles = (): string[] => {
+  if (ownPrograms === undefined) {
+    ownPrograms = [];
+    for (const rel of [`../bin/${SELF_PROGRAM}`, `../${SELF_PROGRAM}`]) {
+      try {
+        ownPrograms.push(fs.realpathSync(fileURLToPath(new URL(rel, import.meta.url))));
+      } catch {
+        // not built here
+      }
     }
   }
-  return ownLauncher;
+  return ownPrograms;
 };
 
 const packageName = (file: string): string | undefined => {
@@ -53,11 +59,12 @@ export const isSelfProgram = (name: string, file: string | null): boolean => {
   } catch {
     return false;
   }
-  if (real === launcher()) return true;
+  if (ownFiles().includes(real)) return true;
   if (path.basename(real) !== SELF_PROGRAM) return false;
   const dir = path.dirname(real);
   return (
     packageName(path.join(dir, "..", "app", "package.json")) === SELF_PROGRAM ||
+    (path.basename(dir) === "dist" && packageName(path.join(dir, "..", "package.json")) === SELF_PROGRAM) ||
     (path.basename(dir) === "bin" &&
       path.basename(path.dirname(dir)) === "dist" &&
       packageName(path.join(dir, "..", "..", "package.json")) === SELF_PROGRAM)

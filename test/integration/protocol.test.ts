@@ -10,7 +10,11 @@ import { tmpTree } from "../support/tmp.ts";
 test("version", async (t) => {
   const r = await runCli(["version"], "", baseEnv(await tmpTree(t)));
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^docker-credential-cloud \d+\.\d+\.\d+\n$/);
+  // The version, the commit it was built from and the runtime running it (issue 14).
+  assert.match(
+    r.stdout,
+    /^docker-credential-cloud \d+\.\d+\.\d+ \(commit (?:[0-9a-f]{7,}|dev|unknown), (?:bun|node) \d+\.\d+\.\d+\)\n$/,
+  );
 });
 
 test("--help goes to stdout with exit 0 and lists the verbs", async (t) => {

@@ -19,7 +19,7 @@ const ECR = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
 const NOT_FOUND = "credentials not found in native keychain\n";
 
 /** A module of ours by source name, in the tsc layout (dist/store/x.js) or a bundle chunk (x-HASH.js). */
-const ourModule = (name: string) => new RegExp(`/${name}(?:-[A-Z0-9]+)?\\.js$`);
+const ourModule = (name: string) => new RegExp(`/${name}(?:-[A-Z0-9]+)?\\.[jt]s$`);
 /** What a `get` that the index does not send to the store must never load. */
 const notOnTheHitPath = (url: string) =>
   /@napi-rs|proper-lockfile|write-file-atomic|@aws-sdk|@smithy/.test(url) ||

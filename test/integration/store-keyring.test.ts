@@ -224,7 +224,7 @@ if (!CHILD) {
       const loaded = (await readFile(trace, "utf8")).split("\n");
       // Source names in the tsc layout (dist/store/os-keychain.js) or bundle chunks (os-keychain-HASH.js).
       assert.deepEqual(
-        loaded.filter((u) => /@napi-rs|\/(?:keyring|os-keychain|secrets-file)(?:-[A-Z0-9]+)?\.js$/.test(u)),
+        loaded.filter((u) => /@napi-rs|\/(?:keyring|os-keychain|secrets-file)(?:-[A-Z0-9]+)?\.[jt]s$/.test(u)),
         [],
       );
       assert.ok((await stat(join(dataDir(home), "index.json"))).isFile());
