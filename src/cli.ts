@@ -136,6 +136,22 @@ const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<numb
 
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
+  // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
+  // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].
+  if (argv[0] === KUBELET_ACTION && argv.slice(1).some((a) => a.startsWith("--docker-helper"))) {
+    const { runDockerHelperPlugin } = await import("./keyring/bridges/docker-helper-plugin.ts");
+    const r = await runDockerHelperPlugin(argv.slice(1), await readStdin(), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
+  if (argv[0] === "lookup") {
+    const { runLookup } = await import("./verbs/lookup/lookup.ts");
+    const r = await runLookup(argv.slice(1), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
   if (argv[0] === "configure") return runVerb(argv);
   let parsed: ReturnType<
     typeof util.parseArgs<{
@@ -205,7 +221,22 @@ const run = async (argv: string[]): Promise<number> => {
     return r.code;
   }
   const store = staticStore(settings, log, now);
-  const result = await handleDockerAction(action, input, deps, versionDetail(), store);
+  let result = await handleDockerAction(action, input, deps, versionDetail(), store);
+  // Kubelet plugins → Docker clients (config `kubelet: {providerConfig, binDir}`): asked when
+  // stored credentials and the cloud routes have nothing. Loaded only then.
+  const bridge = settings.config.kubelet;
+  if (action === "get" && result.stdout === `${WIRE.notFound}\n` && bridge.providerConfig && bridge.binDir) {
+    const { getThroughKubeletPlugins } = await import("./keyring/bridges/kubelet-plugins-helper.ts");
+    const home = homeDir(env);
+    const bridged = await getThroughKubeletPlugins(
+      input,
+      { providerConfig: bridge.providerConfig, binDir: bridge.binDir },
+      env,
+      home,
+      log,
+    );
+    if (bridged !== null) result = { stdout: bridged, code: 0 };
+  }
   writeAll(1, result.stdout);
   // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
   // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.

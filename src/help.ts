@@ -12,6 +12,10 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud kubelet --docker-helper NAME [--cache-duration D]
+                                    kubelet provider that fronts the Docker helper docker-credential-NAME
+  docker-credential-cloud lookup IMAGE [--json]   the credentials the kubelet would try for IMAGE, in order
+                                    (the keyring library for programs that are not Node; lookup --help)
   docker-credential-cloud configure docker|podman|kubelet …
                                     wire the clients to this helper: Docker's config.json, the
                                     podman/skopeo/buildah auth file and registries.conf.d drop-in, the

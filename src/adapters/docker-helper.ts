@@ -6,8 +6,8 @@
 import { isUsable } from "../cache/entry.ts";
 import { type CredentialDeps, credentialsFor } from "../credentials.ts";
 import { ConfigError, NoIdentityError, NotFoundError, oneLine, UsageError } from "../errors.ts";
-import { parseServerUrl, storeKey } from "../hosts.ts";
 import { scrub } from "../log.ts";
+import { parseServerUrl, storeKey } from "../registry/hosts.ts";
 import { type CredentialStore, noStore } from "../store/store.ts";
 import { WIRE } from "./docker-wire.ts";
 

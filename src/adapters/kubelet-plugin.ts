@@ -11,11 +11,11 @@
 
 import { type Answer, type CredentialDeps, credentialsFor } from "../credentials.ts";
 import { NoRouteError, NotFoundError, oneLine } from "../errors.ts";
-import { parseServerUrl } from "../hosts.ts";
 import { formatSeconds } from "../kubelet/duration.ts";
 import { type CredentialProviderRequest, type CredentialProviderResponse, imageRegistry } from "../kubelet/types.ts";
 import { encodeResponse, parseRequest } from "../kubelet/wire.ts";
 import { createLogger, scrub } from "../log.ts";
+import { parseServerUrl } from "../registry/hosts.ts";
 import type { Workload } from "../resolver.ts";
 
 export { looksLikeKubeletRequest } from "../kubelet/wire.ts";

@@ -10,8 +10,8 @@
 
 import { path } from "../builtins.ts";
 import type { Env } from "../env.ts";
-import { type ServerRef, storeKey } from "../hosts.ts";
 import type { Logger } from "../log.ts";
+import { type ServerRef, storeKey } from "../registry/hosts.ts";
 import type { StoreBackend } from "../settings.ts";
 import type { BackendName, Opened, SecretBackend } from "./backend.ts";
 import { readStoreFile, StoreError } from "./format.ts";

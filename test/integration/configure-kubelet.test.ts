@@ -1,12 +1,12 @@
 // `configure kubelet` through the built CLI: links under the plugins' names, a config the
-// kubelet's rules accept (src/kubelet/config.ts) whose entries match the right images, a plugin
+// kubelet's rules accept (src/keyring/kubelet-config.ts) whose entries match the right images, a plugin
 // run through an installed link that the kubelet-faithful checker accepts, a merge that keeps
 // other providers, idempotence, and --check naming the wrong line.
 import assert from "node:assert/strict";
 import { readdir, readFile, readlink, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { loadCredentialProviderConfig, providerMatchesImage } from "../../src/kubelet/config.ts";
+import { loadCredentialProviderConfig, providerMatchesImage } from "../../src/keyring/kubelet-config.ts";
 import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { checkRun } from "../support/kubelet-checker.ts";
 import { tmpTree } from "../support/tmp.ts";

@@ -7,8 +7,8 @@
 
 import type { Env } from "../../env.ts";
 import { ConfigError } from "../../errors.ts";
-import type { AzureCloud } from "../../hosts.ts";
 import { planAzure } from "../../identity/azure.ts";
+import type { AzureCloud } from "../../registry/hosts.ts";
 import type { AcrRoute } from "../../resolver.ts";
 import type { IdentityPlan } from "../types.ts";
 

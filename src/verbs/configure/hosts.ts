@@ -1,7 +1,7 @@
 // Registry names as the clients key their configs: an exact host[:port], no scheme, no path.
 
 import { UsageError } from "../../errors.ts";
-import { parseServerUrl } from "../../hosts.ts";
+import { parseServerUrl } from "../../registry/hosts.ts";
 
 /** "https://Host:443/" → "host"; a wildcard or a path is refused (the clients match exact keys). */
 export const exactHost = (input: string): string => {

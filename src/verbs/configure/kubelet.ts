@@ -1,7 +1,7 @@
 // `configure kubelet`: links this program into the kubelet's credential provider bin directory
 // under the cloud plugins' names, writes (or merges into) a CredentialProviderConfig v1, and prints
 // the kubelet flags and an EKS NodeConfig snippet. `--check FILE` validates an existing config
-// with the kubelet's rules (src/kubelet/config.ts) and names the line of each problem.
+// with the kubelet's rules (src/keyring/kubelet-config.ts) and names the line of each problem.
 
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -203,7 +203,7 @@ export const configureKubelet = async (ctx: ConfigureContext, o: KubeletOptions)
 export const checkText = async (text: string, file: string): Promise<string[]> => {
   const { LineCounter, parseDocument, isMap, isSeq, isScalar } = await import("yaml");
   const { CredentialProviderConfigError, decodeCredentialProviderConfig, validateCredentialProviderConfig } =
-    await import("../../kubelet/config.ts");
+    await import("../../keyring/kubelet-config.ts");
   const lc = new LineCounter();
   const json = text.trimStart().startsWith("{");
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, ...(json ? {} : { version: "1.1" as const }) });
@@ -296,7 +296,7 @@ export const checkKubeletConfig = async (file: string) => {
   try {
     if ((await stat(file)).isDirectory()) {
       // A directory (Kubernetes 1.34+): the kubelet's merged view, without line numbers.
-      const { loadCredentialProviderConfig } = await import("../../kubelet/config.ts");
+      const { loadCredentialProviderConfig } = await import("../../keyring/kubelet-config.ts");
       try {
         const c = await loadCredentialProviderConfig(file);
         r.say(`${file}: valid (${c.providers.map((p) => p.name).join(", ")})`);
@@ -315,7 +315,7 @@ export const checkKubeletConfig = async (file: string) => {
     for (const p of problems) r.say(p);
     return r.result(1);
   }
-  const { decodeCredentialProviderConfig } = await import("../../kubelet/config.ts");
+  const { decodeCredentialProviderConfig } = await import("../../keyring/kubelet-config.ts");
   const c = await decodeCredentialProviderConfig(text, file);
   r.say(`${file}: valid: the kubelet accepts it (${c.providers.map((p) => p.name).join(", ")})`);
   return r.result(0);

@@ -4,7 +4,7 @@
 // prints or logs them.
 
 import { execFile } from "node:child_process";
-import { parseServerUrl } from "../../hosts.ts";
+import { parseServerUrl } from "../../registry/hosts.ts";
 import type { ConfigureContext } from "./context.ts";
 
 const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
