@@ -17,7 +17,14 @@ import { build } from "esbuild";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 22) {
-  console.error(`build-cli: Node ${process.version} is too old; run the build through npm (npm run build)`);
+  // Under npm scripts the `node` devDependency (Node 24) is first on PATH; it is missing when its
+  // install script did not run (`npm ci --ignore-scripts`, a common corporate setting).
+  const nodePkg = join(root, "node_modules", "node");
+  const hint =
+    existsSync(join(nodePkg, "package.json")) && !existsSync(join(nodePkg, "bin", "node"))
+      ? "the `node` devDependency's install script was skipped (npm ci --ignore-scripts?): run `npm rebuild node`, then `npm run build`"
+      : "run the build through npm (npm ci, then npm run build), which puts Node 24 first on PATH";
+  console.error(`build-cli: Node ${process.version} is too old; ${hint}`);
   process.exit(1);
 }
 // Built beside the old bundle and swapped in by rename, so a helper process started during a
