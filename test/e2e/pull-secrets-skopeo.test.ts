@@ -19,7 +19,7 @@ import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/
 import { issueCert } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
-const IP = "127.0.0.8"; // assigned to this file in support/registry.ts
+const IP = "127.0.0.10"; // assigned to this file in support/registry.ts
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const GAR = "europe-west4-docker.pkg.dev";
 const ACR = "myregistry.azurecr.io";

@@ -8,9 +8,9 @@
 
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Env } from "../settings.ts";
+import type { Env } from "../env.ts";
 import type { Opened, SecretBackend } from "./backend.ts";
-import { StoreError } from "./store.ts";
+import { StoreError } from "./format.ts";
 
 export const KEYRING_SERVICE = "docker-credential-cloud";
 /** Never written: `auto` reads it to learn whether a keyring answers at all. */

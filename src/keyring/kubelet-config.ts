@@ -13,10 +13,10 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { urlsMatchStr } from "../glob.ts";
-import { durationToMs, parseGoDuration } from "./duration.ts";
-import { PLUGIN_API_V1, PLUGIN_API_VERSIONS } from "./types.ts";
-import { schemelessUrlError } from "./url.ts";
+import { durationToMs, parseGoDuration } from "../kubelet/duration.ts";
+import { PLUGIN_API_V1, PLUGIN_API_VERSIONS } from "../kubelet/types.ts";
+import { urlsMatchStr } from "../registry/glob.ts";
+import { schemelessUrlError } from "../registry/url.ts";
 
 export const CONFIG_KIND = "CredentialProviderConfig";
 export const CONFIG_GROUP = "kubelet.config.k8s.io";

@@ -4,7 +4,8 @@
 // - both sides are parsed as "https://" + s (a parse failure never matches);
 // - ports must be equal (a missing port is ""), host label counts must be equal;
 // - the target path must start with the glob path (raw prefix);
-// - labels are compared with filepath.Match semantics: "*" stays within one label;
+// - labels are compared with filepath.Match semantics: "*" stays within one label, "[a-c]"
+//   character classes, "\\" escapes;
 // - matching is case-sensitive.
 
 export interface SchemelessUrl {
@@ -48,7 +49,6 @@ export const parseSchemelessUrl = (s: string): SchemelessUrl | null => {
       host = authority.slice(0, colon);
       if (!/^\d*$/.test(port)) return null;
     }
-    if (/[[\]]/.test(host)) return null;
   }
   const h = decode(host);
   const path = decode(rawPath);
@@ -56,21 +56,78 @@ export const parseSchemelessUrl = (s: string): SchemelessUrl | null => {
   return { host: h, port, path };
 };
 
-const labelRegex = new Map<string, RegExp>();
+const escapeRe = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+const escapeInClass = (c: string): string => (c === "-" ? "\\-" : escapeRe(c));
+
+/**
+ * Go's filepath.Match pattern (Unix) as a regular expression: "*" any run of non-"/", "?" one
+ * non-"/" character, "[...]" a class ("^" negates; ranges "a-z"; "\\" escapes), "\\x" a literal x.
+ * null for a malformed pattern (ErrBadPattern: never matches).
+ */
+const globRegex = (glob: string): RegExp | null => {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "\\") {
+      i++;
+      if (i >= glob.length) return null;
+      re += escapeRe(glob[i] as string);
+    } else if (c === "[") {
+      i++;
+      let negate = false;
+      if (glob[i] === "^") {
+        negate = true;
+        i++;
+      }
+      const parts: string[] = [];
+      let first = true;
+      for (;;) {
+        if (i >= glob.length) return null;
+        if (glob[i] === "]" && !first) break;
+        first = false;
+        const lo = readClassChar(glob, i);
+        if (lo === null) return null;
+        i = lo.next;
+        if (glob[i] === "-") {
+          const hi = readClassChar(glob, i + 1);
+          if (hi === null) return null;
+          if (hi.ch < lo.ch) return null;
+          parts.push(`${escapeInClass(lo.ch)}-${escapeInClass(hi.ch)}`);
+          i = hi.next;
+        } else parts.push(escapeInClass(lo.ch));
+      }
+      // filepath.Match's classes never match the separator, negated or not.
+      re += negate ? `[^/${parts.join("")}]` : `(?!/)[${parts.join("")}]`;
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`^${re}$`, "su");
+};
+
+/** One character of a class at `i` (after "\\" if escaped); null where Go reports ErrBadPattern. */
+const readClassChar = (glob: string, i: number): { ch: string; next: number } | null => {
+  let c = glob[i];
+  if (c === undefined || c === "-" || c === "]") return null;
+  if (c === "\\") {
+    i++;
+    c = glob[i];
+    if (c === undefined) return null;
+  }
+  const cp = glob.codePointAt(i) as number;
+  const ch = String.fromCodePoint(cp);
+  return { ch, next: i + ch.length };
+};
+
+const labelRegex = new Map<string, RegExp | null>();
 const labelMatch = (glob: string, label: string): boolean => {
-  if (!glob.includes("*")) return glob === label;
+  if (!/[*?[\\]/.test(glob)) return glob === label;
   let re = labelRegex.get(glob);
-  if (!re) {
-    re = new RegExp(
-      `^${glob
-        .split("*")
-        .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-        .join("[^/]*")}$`,
-      "s",
-    );
+  if (re === undefined) {
+    re = globRegex(glob);
     labelRegex.set(glob, re);
   }
-  return re.test(label);
+  return re?.test(label) ?? false;
 };
 
 export const urlsMatch = (glob: SchemelessUrl, target: SchemelessUrl): boolean => {

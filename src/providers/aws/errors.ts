@@ -1,6 +1,6 @@
 // AWS SDK errors → our taxonomy. Kept apart from the SDK so it is testable with plain objects.
 
-import { NoIdentityError, oneLine, ProviderError } from "../errors.ts";
+import { NoIdentityError, oneLine, ProviderError } from "../../errors.ts";
 
 interface AwsErrorLike {
   name?: string;
@@ -30,14 +30,37 @@ const NETWORK = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
   "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "CERT_HAS_EXPIRED",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
+const TLS = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/;
+
+/** "No AWS identity on this machine", for the SDK's chain and for our own pre-check alike. */
+export const awsNoIdentity = (host: string): NoIdentityError =>
+  new NoIdentityError(
+    `no AWS identity found for ${host}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
+  );
 
 /**
  * @param what   e.g. "ECR GetAuthorizationToken for 1234….dkr.ecr.eu-west-1.amazonaws.com"
  * @param label  the identity label
  * @param defaultChain whether the identity is the SDK's default chain (then "no credentials" means no identity)
+ * @param host   the registry host, named by a "no identity" message (else `what`)
  */
-export const classifyAwsError = (e: unknown, what: string, label: string, defaultChain: boolean): Error => {
+export const classifyAwsError = (
+  e: unknown,
+  what: string,
+  label: string,
+  defaultChain: boolean,
+  host?: string,
+): Error => {
   const err = (e ?? {}) as AwsErrorLike;
   const name = err.name ?? "";
   // A failing credential_process surfaces as "Command failed: <command line> <its stderr>": both
@@ -51,9 +74,7 @@ export const classifyAwsError = (e: unknown, what: string, label: string, defaul
     defaultChain &&
     /Could not load credentials from any providers/.test(msg)
   ) {
-    return new NoIdentityError(
-      `no AWS identity found for ${what}: tried environment keys, shared config and SSO profiles, web identity, container and instance metadata; set one up (aws configure, aws sso login, IRSA or a node role)`,
-    );
+    return awsNoIdentity(host ?? what);
   }
   if (name === "CredentialsProviderError" || name === "TokenProviderError") {
     return new ProviderError(`AWS identity ${label} could not provide credentials for ${what}: ${msg}`);
@@ -66,7 +87,9 @@ export const classifyAwsError = (e: unknown, what: string, label: string, defaul
   if (THROTTLED.has(name)) return new ProviderError(`${what} was throttled (${name}); retry shortly`);
   if (NETWORK.has(name) || NETWORK.has(err.code ?? "")) {
     return new ProviderError(
-      `${what} could not reach AWS (${err.code ?? name}: ${msg}); check network, proxy and endpoint settings`,
+      TLS.test(err.code ?? name)
+        ? `${what} could not reach AWS (${err.code ?? name}: ${msg}); the TLS certificate is not trusted: add your proxy's or network's CA with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS or SSL_CERT_FILE`
+        : `${what} could not reach AWS (${err.code ?? name}: ${msg}); check network, proxy (HTTPS_PROXY, NO_PROXY) and endpoint settings`,
     );
   }
   const status = err.$metadata?.httpStatusCode;

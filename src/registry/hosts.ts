@@ -2,6 +2,8 @@
 // normalized host only (never to a path), so look-alikes such as
 // "x.azurecr.io.evil.com" or "evil.com/123456789012.dkr.ecr..." never match.
 
+import { DOCKER_HUB_HOSTS, DOCKER_HUB_SERVER } from "./dockerhub.ts";
+
 /** What a client sent as a server URL, reduced to the registry host. */
 export interface ServerRef {
   /** Lower-case host, with ":port" unless the port is 443 (the default for registries). */
@@ -50,8 +52,8 @@ export const parseServerUrl = (input: string): ServerRef | null => {
 
 // ---------------------------------------------------------------------------------------------
 // Docker Hub: the CLI sends "https://index.docker.io/v1/"; images say "docker.io".
-export const DOCKER_HUB = "https://index.docker.io/v1/";
-const HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
+export const DOCKER_HUB = DOCKER_HUB_SERVER;
+const HUB_HOSTS = DOCKER_HUB_HOSTS;
 
 /** The key under which stored credentials for a server URL are kept (one per registry). */
 export const storeKey = (ref: ServerRef): string => (HUB_HOSTS.has(ref.host) ? DOCKER_HUB : ref.host);

@@ -5,6 +5,7 @@
 // keys against and sends to plugins, so the keyring uses exactly the same one.
 
 import { UsageError } from "../errors.ts";
+import { DOCKER_HUB_DOMAIN, DOCKER_HUB_LEGACY_DOMAIN } from "./dockerhub.ts";
 
 /** The image string cannot be pulled at all: the one error `lookup` throws. */
 export class InvalidImageError extends UsageError {
@@ -22,8 +23,9 @@ export interface ImageRef {
   digest: string | undefined;
 }
 
-export const DOCKER_HUB_DOMAIN = "docker.io";
-const LEGACY_HUB_DOMAIN = "index.docker.io";
+export { DOCKER_HUB_DOMAIN };
+
+const LEGACY_HUB_DOMAIN = DOCKER_HUB_LEGACY_DOMAIN;
 const NAME_TOTAL_LENGTH_MAX = 255;
 
 // The grammar of docker/distribution reference/regexp.go.
