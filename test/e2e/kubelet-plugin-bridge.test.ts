@@ -2,7 +2,7 @@
 // and bin dir; a third-party-style plugin (a shell script that speaks the kubelet protocol, like
 // any vendor's credential provider) holds the registry's password. skopeo, configured with
 // credHelpers: cloud, pulls from a real docker-registry through our BUILT helper, which runs the
-// plugin and answers in Docker shape. Host names resolve to 127.0.0.7 only inside a private mount
+// plugin and answers in Docker shape. Host names resolve to 127.0.0.11 only inside a private mount
 // namespace.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -17,7 +17,7 @@ import { sq } from "../support/scripts.ts";
 import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
-const IP = "127.0.0.7";
+const IP = "127.0.0.11";
 const HOST = "registry.plugin-bridge.test";
 const V1 = "credentialprovider.kubelet.k8s.io/v1";
 

@@ -7,7 +7,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, baseEnv } from "../support/cli.ts";
+import { LAUNCHER as BIN, baseEnv } from "../support/cli.ts";
+// pull-secrets runs on Node (docs/runtime.md): the watch tests drive the Node launcher.
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { waitFor } from "../support/scripts.ts";

@@ -29,7 +29,8 @@ export interface CliResult {
 
 /** The base environment for a test run of the CLI with `home` as HOME. */
 export const baseEnv = (home: string): Record<string, string> => ({
-  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  // The test's own Node first: the Node launcher (`#!/usr/bin/env node`) runs on it.
+  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
   HOME: home,
   XDG_CONFIG_HOME: join(home, ".config"),
   XDG_CACHE_HOME: join(home, ".cache"),
