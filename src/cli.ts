@@ -74,7 +74,28 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
+/** The human verbs: each module is imported only when asked for, so the helper's hit path stays small. */
+const HUMAN_VERBS: Record<string, () => Promise<{ run: typeof import("./verbs/explain/explain.ts").run }>> = {
+  explain: () => import("./verbs/explain/explain.ts"),
+};
+
+const runHumanVerb = async (load: (typeof HUMAN_VERBS)[string], args: string[]): Promise<number> => {
+  let home: string | { error: string };
+  try {
+    home = homeDir(process.env);
+  } catch (e) {
+    home = { error: oneLine(e) };
+  }
+  const verb = await load();
+  const r = await verb.run(args, { env: process.env, home, isTTY: Boolean(process.stdout.isTTY), now: Date.now });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
+  const human = argv[0] !== undefined && Object.hasOwn(HUMAN_VERBS, argv[0]) ? HUMAN_VERBS[argv[0]] : undefined;
+  if (human) return runHumanVerb(human, argv.slice(1));
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   let parsed: ReturnType<
     typeof util.parseArgs<{

@@ -12,6 +12,9 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
+                                    the whole decision for one pull: route, identity chain, token, a probe
+                                    of the registry and the next step (explain --help for all options)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):
@@ -41,6 +44,6 @@ Environment:
   roles); GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
   AZURE_* (service principal, workload identity), managed identity, az login.
 
-Exit codes: 0 success; 1 error — for the credential-helper verbs the message is the single line on
+Exit codes: 0 success; 1 error — explain uses more (explain --help); for the credential-helper verbs the message is the single line on
 stdout, in kubelet mode it is one line on stderr and stdout stays empty.
 `;

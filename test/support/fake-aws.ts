@@ -122,7 +122,9 @@ const json = (res: ServerResponse, status: number, body: unknown, type = "applic
 /** arn:aws:iam::A:role/path/N + session → arn:aws:sts::A:assumed-role/N/session (what STS reports). */
 export const assumedRoleArn = (roleArn: string, session: string): string => {
   const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
-  return m ? `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/${session}` : `arn:aws:sts::123456789012:assumed-role/r/${session}`;
+  return m
+    ? `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/${session}`
+    : `arn:aws:sts::123456789012:assumed-role/r/${session}`;
 };
 
 const stsXml = (action: string, c: { id: string; secret: string; session: string }, arn: string) =>
