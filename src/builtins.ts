@@ -6,7 +6,7 @@
 // +60 M; `import "node:util"` +70 M; the same modules through getBuiltinModule ≈ +0–5 M.
 // node:fs/promises costs ≈ +30 M however it is loaded, so the hit path uses sync reads of its
 // few small files. node:crypto costs ≈ +70 M however it is loaded, so it is kept off the hit
-// path entirely (see identity/hash.ts).
+// path entirely (see hash.ts).
 export const fs = process.getBuiltinModule("node:fs");
 export const path = process.getBuiltinModule("node:path");
 export const os = process.getBuiltinModule("node:os");

@@ -1,7 +1,9 @@
 // The entry point: the only module that touches argv, the environment, stdin, stdout and the
 // exit code. Everything below receives plain values and returns strings.
 
-import { handleDockerAction } from "./adapters/docker-helper.ts";
+import "./trace.ts";
+import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
+import { WIRE } from "./adapters/docker-wire.ts";
 import {
   handleKubeletRequest,
   KUBELET_ACTION,
@@ -9,12 +11,14 @@ import {
   looksLikeKubeletRequest,
 } from "./adapters/kubelet-plugin.ts";
 import { fs, os, util } from "./builtins.ts";
-import { oneLine } from "./errors.ts";
+import { EMPTY_CONFIG } from "./config.ts";
+import { hostCredentials } from "./credentials.ts";
+import { ConfigError, oneLine } from "./errors.ts";
 import { HELP } from "./help.ts";
 import { createLogger, scrub } from "./log.ts";
-import { loadSettings } from "./settings.ts";
-import { VERSION } from "./version.ts";
-import { credentialDeps, staticStore } from "./wiring.ts";
+import { loadSettings, type Settings } from "./settings.ts";
+import { versionDetail } from "./version.ts";
+import { credentialDeps, edgeSettings, staticStore } from "./wiring.ts";
 
 const writeAll = (fd: number, text: string): void => {
   const buf = Buffer.from(text);
@@ -74,29 +78,124 @@ const homeDir = (env: NodeJS.ProcessEnv): string => {
   }
 };
 
-/** The human verbs: each module is imported only when asked for, so the helper's hit path stays small. */
-const HUMAN_VERBS: Record<string, () => Promise<{ run: typeof import("./verbs/explain/explain.ts").run }>> = {
-  explain: () => import("./verbs/explain/explain.ts"),
+/**
+ * This program's file, for links that must run it again: the single-file executable is
+ * process.execPath (its argv[1] is a path inside Bun's embedded file system); under the Node
+ * launcher it is argv[1], the launcher script.
+ */
+const selfPath = (): string => {
+  const script = process.argv[1];
+  if (script && !script.startsWith("/$bunfs/")) {
+    try {
+      return fs.realpathSync(script);
+    } catch {}
+  }
+  return fs.realpathSync(process.execPath);
 };
 
-const runHumanVerb = async (load: (typeof HUMAN_VERBS)[string], args: string[]): Promise<number> => {
+/** `pull-secrets`: a long-running or --once operator verb, its module (and the Kubernetes client) loaded only here. */
+const runPullSecretsVerb = async (args: string[]): Promise<number> => {
+  const env = process.env;
+  const settings = await edgeSettings(env, homeDir(env));
+  const log = createLogger(env.DOCKER_CREDENTIAL_CLOUD_LOG ? settings.logLevel : "info", stderr);
+  const deps = credentialDeps(settings, log, Date.now);
+  const { runPullSecrets } = await import("./pull-secrets/main.ts");
+  const stop = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+  const r = await runPullSecrets(args, {
+    credentials: (host) => hostCredentials(host, deps),
+    log,
+    now: Date.now,
+    signal: stop.signal,
+    identity: env.POD_NAME || `${os.hostname()}-${process.pid}`,
+    env,
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
+/** Human verbs: lazily imported (the helper's hit path never loads them), report on stdout. */
+const runVerb = async (argv: string[]): Promise<number> => {
+  const env = process.env;
+  const home = homeDir(env);
+  const { runConfigure } = await import("./verbs/configure/index.ts");
+  const r = await runConfigure(argv.slice(1), {
+    env: Object.freeze({ ...env }),
+    home,
+    uid: process.geteuid?.(),
+    self: selfPath(),
+    now: () => Date.now(),
+    openStore: async () => {
+      const settings = await edgeSettings(env, home);
+      return staticStore(settings, createLogger(settings.logLevel, stderr), () => Date.now());
+    },
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
+/** `get` with a broken config file: stored logins only; null when that does not apply. */
+const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
+  const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
+  if (!settings) return null; // not the config file: the environment itself is bad
+  const input = await readStdin();
+  if (looksLikeKubeletRequest(input)) return null;
+  const log = createLogger(settings.logLevel, stderr);
+  const r = await getStoredOnly(
+    input,
+    staticStore(settings, log, () => Date.now()),
+  );
+  if (!r) return null;
+  writeAll(1, r.stdout);
+  stderr(
+    line
+      .replace(/^docker-credential-cloud: /, "docker-credential-cloud: warn: ")
+      .replace(/\n$/, "; served the credentials stored with docker login\n"),
+  );
+  return r.code;
+};
+
+/** `explain`: the diagnosis verb, its module imported only when asked for. */
+const runExplainVerb = async (args: string[]): Promise<number> => {
   let home: string | { error: string };
   try {
     home = homeDir(process.env);
   } catch (e) {
     home = { error: oneLine(e) };
   }
-  const verb = await load();
-  const r = await verb.run(args, { env: process.env, home, isTTY: Boolean(process.stdout.isTTY), now: Date.now });
+  const { run: runExplain } = await import("./verbs/explain/explain.ts");
+  const r = await runExplain(args, { env: process.env, home, isTTY: Boolean(process.stdout.isTTY), now: Date.now });
   writeAll(1, r.stdout);
   if (r.stderr) stderr(r.stderr);
   return r.code;
 };
 
 const run = async (argv: string[]): Promise<number> => {
-  const human = argv[0] !== undefined && Object.hasOwn(HUMAN_VERBS, argv[0]) ? HUMAN_VERBS[argv[0]] : undefined;
-  if (human) return runHumanVerb(human, argv.slice(1));
+  if (argv[0] === "explain") return runExplainVerb(argv.slice(1));
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
+  // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
+  // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].
+  if (argv[0] === KUBELET_ACTION && argv.slice(1).some((a) => a.startsWith("--docker-helper"))) {
+    const { runDockerHelperPlugin } = await import("./keyring/bridges/docker-helper-plugin.ts");
+    const r = await runDockerHelperPlugin(argv.slice(1), await readStdin(), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
+  if (argv[0] === "lookup") {
+    const { runLookup } = await import("./verbs/lookup/lookup.ts");
+    const r = await runLookup(argv.slice(1), process.env);
+    writeAll(1, r.stdout);
+    if (r.stderr) stderr(r.stderr);
+    return r.code;
+  }
+  if (argv[0] === "configure") return runVerb(argv);
+  if (argv[0] === "pull-secrets") {
+    errorFd = 2;
+    return runPullSecretsVerb(argv.slice(1));
+  }
   let parsed: ReturnType<
     typeof util.parseArgs<{
       options: { help: { type: "boolean"; short: "h" }; version: { type: "boolean"; short: "v" } };
@@ -121,7 +220,7 @@ const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (values.version) {
-    writeAll(1, `docker-credential-cloud ${VERSION}\n`);
+    writeAll(1, VERSION_LINE(versionDetail()));
     return 0;
   }
   const action = positionals[0];
@@ -134,18 +233,26 @@ const run = async (argv: string[]): Promise<number> => {
     return 1;
   }
   const env = process.env;
-  let settings: Awaited<ReturnType<typeof loadSettings>>;
+  let settings: Settings;
   try {
-    settings = await loadSettings(env, homeDir(env));
+    settings = await edgeSettings(env, homeDir(env));
   } catch (e) {
-    writeAll(errorFd, `docker-credential-cloud: ${scrub(oneLine(e))}\n`);
+    const line = `docker-credential-cloud: ${scrub(oneLine(e))}\n`;
+    // A config-file typo must not hide what `docker login` stored: `get` still serves those
+    // (the store's settings come from the environment only) and names the typo on stderr.
+    if (action === "get" && e instanceof ConfigError) {
+      const served = await storedDespite(env, line);
+      if (served !== null) return served;
+    }
+    writeAll(errorFd, line);
+    // Docker drops a failing helper's stdout: the cause goes to stderr too.
+    if (errorFd === 1) stderr(line);
     return 1;
   }
   const log = createLogger(settings.logLevel, stderr);
   const now = () => Date.now();
   const deps = credentialDeps(settings, log, now);
-  const input =
-    action === "get" || action === "erase" || action === "store" || action === KUBELET_ACTION ? await readStdin() : "";
+  const input = STDIN_ACTIONS.includes(action) || action === KUBELET_ACTION ? await readStdin() : "";
   // Kubelet plugin mode: selected by the config's `args: ["kubelet"]`, or detected when the
   // kubelet's JSON arrives on `get` (a binary configured with `args: ["get"]` or copied from a
   // docker-credential-* setup).
@@ -157,8 +264,29 @@ const run = async (argv: string[]): Promise<number> => {
     return r.code;
   }
   const store = staticStore(settings, log, now);
-  const result = await handleDockerAction(action, input, deps, VERSION, store);
+  let result = await handleDockerAction(action, input, deps, versionDetail(), store);
+  // Kubelet plugins → Docker clients (config `kubelet: {providerConfig, binDir}`): asked when
+  // stored credentials and the cloud routes have nothing. Loaded only then.
+  const bridge = settings.config.kubelet;
+  if (action === "get" && result.stdout === `${WIRE.notFound}\n` && bridge.providerConfig && bridge.binDir) {
+    const { getThroughKubeletPlugins } = await import("./keyring/bridges/kubelet-plugins-helper.ts");
+    const home = homeDir(env);
+    const bridged = await getThroughKubeletPlugins(
+      input,
+      { providerConfig: bridge.providerConfig, binDir: bridge.binDir },
+      env,
+      home,
+      log,
+    );
+    if (bridged !== null) result = { stdout: bridged, code: 0 };
+  }
   writeAll(1, result.stdout);
+  // The Docker CLI drops a failing helper's stdout (skopeo shows it): the protocol line stays on
+  // stdout and the cause is repeated on stderr — except "not found", the normal anonymous case.
+  if (result.code !== 0 && result.stdout !== `${WIRE.notFound}\n`) {
+    const line = result.stdout.trimEnd();
+    stderr(`${line.startsWith("docker-credential-cloud: ") ? line : `docker-credential-cloud: ${line}`}\n`);
+  }
   return result.code;
 };
 

@@ -55,6 +55,8 @@ export interface Config {
   azure: { extraSuffixes: readonly string[] };
   cache: { dir?: string; enabled?: boolean; negativeTtlSeconds?: number };
   timeouts: { requestSeconds?: number };
+  /** Kubelet plugins → Docker clients: `get` also asks these providers (both or neither). */
+  kubelet: { providerConfig?: string; binDir?: string };
 }
 
 export const EMPTY_CONFIG: Config = Object.freeze({
@@ -62,6 +64,7 @@ export const EMPTY_CONFIG: Config = Object.freeze({
   azure: { extraSuffixes: [] },
   cache: {},
   timeouts: {},
+  kubelet: {},
 });
 
 // A tiny schema: leaf type names, nested objects, or arrays of one of those.
@@ -101,6 +104,7 @@ const SCHEMA: Schema = {
   azure: { extraSuffixes: ["string"] },
   cache: { dir: "string", enabled: "boolean", negativeTtlSeconds: "number" },
   timeouts: { requestSeconds: "number" },
+  kubelet: { providerConfig: "string", binDir: "string" },
 };
 
 const check = (value: unknown, schema: Schema, at: string): string | null => {
@@ -163,10 +167,14 @@ export const parseConfig = async (text: string, file: string): Promise<Config> =
       throw new ConfigError(`${file}: registries[${i}].match: required`);
     }
   }
+  if ((r.kubelet?.providerConfig === undefined) !== (r.kubelet?.binDir === undefined)) {
+    throw new ConfigError(`${file}: kubelet: providerConfig and binDir go together`);
+  }
   return Object.freeze({
     registries: r.registries ?? [],
     azure: { extraSuffixes: r.azure?.extraSuffixes ?? [] },
     cache: r.cache ?? {},
     timeouts: r.timeouts ?? {},
+    kubelet: r.kubelet ?? {},
   });
 };

@@ -1,4 +1,4 @@
-// The error taxonomy is the control flow (see docs/ARCHITECTURE.md):
+// The error taxonomy is the control flow (see docs/architecture.md):
 // - NotFoundError: we hold no credentials for this host; clients fall back to anonymous.
 // - NoIdentityError: the host is ours but this machine has no identity for its cloud.
 //   Treated like NotFound on the wire (public images keep pulling), plus a hint on stderr.
@@ -8,6 +8,11 @@
 // Every message is a single line without secrets.
 
 export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
+/** No provider serves this host at all (no route): a NotFoundError the adapters may log apart. */
+export class NoRouteError extends NotFoundError {
   override name = "NotFoundError";
 }
 

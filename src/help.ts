@@ -12,6 +12,18 @@ Usage:
   docker-credential-cloud kubelet   kubelet image credential provider: a CredentialProviderRequest on stdin,
                                     a CredentialProviderResponse on stdout (CredentialProviderConfig
                                     args: ["kubelet"]; kubelet JSON arriving on \`get\` is answered the same way)
+  docker-credential-cloud kubelet --docker-helper NAME [--cache-duration D]
+                                    kubelet provider that fronts the Docker helper docker-credential-NAME
+  docker-credential-cloud lookup IMAGE [--json]   the credentials the kubelet would try for IMAGE, in order
+                                    (the keyring library for programs that are not Node; lookup --help)
+  docker-credential-cloud configure docker|podman|kubelet …
+                                    wire the clients to this helper: Docker's config.json, the
+                                    podman/skopeo/buildah auth file and registries.conf.d drop-in, the
+                                    kubelet's provider links and config (configure --help for options)
+  docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]
+                                    keep a dockerconfigjson secret with every configured registry's
+                                    credentials in each selected namespace and on its service accounts
+                                    (docs/pull-secrets.md)
   docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
                                     the whole decision for one pull: route, identity chain, token, a probe
                                     of the registry and the next step (explain --help for all options)
@@ -33,17 +45,18 @@ Environment:
   DOCKER_CREDENTIAL_CLOUD_CONFIG        config file (default $XDG_CONFIG_HOME/docker-credential-cloud/config.yaml,
                                         then /etc/docker-credential-cloud/config.yaml)
   DOCKER_CREDENTIAL_CLOUD_LOG           stderr log level: silent, error, warn (default), info, debug
+                                        (any other value is an error)
   DOCKER_CREDENTIAL_CLOUD_CACHE         "off" disables the token cache
   DOCKER_CREDENTIAL_CLOUD_CACHE_DIR     token cache directory (default $XDG_CACHE_HOME/docker-credential-cloud)
-  DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 60, 0 = never)
+  DOCKER_CREDENTIAL_CLOUD_NEGATIVE_TTL  seconds to remember "no cloud identity here" (default 900, 0 = never)
   DOCKER_CREDENTIAL_CLOUD_TIMEOUT       seconds per cloud HTTP request (default 10)
   DOCKER_CREDENTIAL_CLOUD_STORE         where \`store\` keeps secrets: auto (default: the OS keyring when one
-                                        answers, else a file), keyring, file
+                                        answers, else a plaintext 0600 file, said on stderr), keyring, file
   DOCKER_CREDENTIAL_CLOUD_DATA_DIR      the file store's directory (default $XDG_DATA_HOME/docker-credential-cloud)
   Cloud identities follow each cloud's own conventions: AWS_* and ~/.aws (profiles, SSO, IRSA, instance
   roles); GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
   AZURE_* (service principal, workload identity), managed identity, az login.
 
-Exit codes: 0 success; 1 error — explain uses more (explain --help); for the credential-helper verbs the message is the single line on
+Exit codes: 0 success; 1 error — for the credential-helper verbs the message is the single line on
 stdout, in kubelet mode it is one line on stderr and stdout stays empty.
 `;

@@ -38,3 +38,10 @@ export const createLogger = (level: Level, write: (line: string) => void): Logge
 };
 
 export const silentLogger: Logger = createLogger("silent", () => {});
+
+/**
+ * How error lines quote input: JSON-quoted, scrubbed, at most `max` characters of it (a 1 MB
+ * request must not produce a 1 MB error line).
+ */
+export const excerpt = (s: string, max = 64): string =>
+  s.length <= max ? JSON.stringify(scrub(s)) : `${JSON.stringify(scrub(s.slice(0, max)))}… (${s.length} characters)`;

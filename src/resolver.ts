@@ -4,12 +4,12 @@
 
 import type { AwsIdentity, AzureIdentity, GoogleIdentity, ProviderName, RegistryRule } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import { urlsMatchStr } from "./glob.ts";
-import { type AzureCloud, isEcrPublicHost, isGoogleHost, parseAcrHost, parseEcrHost } from "./hosts.ts";
+import { digest, secretDigest } from "./hash.ts";
 import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
 import { azureIdentity } from "./identity/azure.ts";
 import { googleIdentity } from "./identity/google.ts";
-import { digest, secretDigest } from "./identity/hash.ts";
+import { urlsMatchStr } from "./registry/glob.ts";
+import { type AzureCloud, isEcrPublicHost, isGoogleHost, parseAcrHost, parseEcrHost } from "./registry/hosts.ts";
 import type { Settings } from "./settings.ts";
 
 /**

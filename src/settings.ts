@@ -3,12 +3,14 @@
 
 import { fs, path } from "./builtins.ts";
 import { type Config, EMPTY_CONFIG, parseConfig } from "./config.ts";
+import type { Env } from "./env.ts";
 import { ConfigError } from "./errors.ts";
-import { ensurePrivateDir, readOwnFile, writeOwnFile } from "./fsafe.ts";
-import { digest } from "./identity/hash.ts";
-import { type Level, parseLevel } from "./log.ts";
+import { excerpt, LEVELS, type Level, parseLevel } from "./log.ts";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from "./env.ts";
+
+/** Turns a config file's text into a Config; the edge may pass one that caches (cache/compiled-config.ts). */
+export type ConfigParser = (text: string, file: string) => Promise<Config>;
 export type StoreBackend = "auto" | "keyring" | "file";
 
 export interface Settings {
@@ -38,7 +40,21 @@ export const ENV = {
   timeout: "DOCKER_CREDENTIAL_CLOUD_TIMEOUT",
 } as const;
 
-const DEFAULT_NEGATIVE_TTL_S = 60;
+// The values of DOCKER_CREDENTIAL_CLOUD_CACHE that turn the token cache off.
+const OFF = ["off", "0", "false", "no"];
+
+/** The token cache's directory unless the config file names another: $…_CACHE_DIR, else XDG. */
+const defaultCacheDir = (env: Env, home: string): string =>
+  env[ENV.cacheDir] || path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "docker-credential-cloud");
+
+/**
+ * Where the edge keeps the compiled copy of the config file (null: caching turned off by the
+ * environment). The config's own cache.dir is not known before the config is read.
+ */
+export const compiledConfigDir = (env: Env, home: string): string | null =>
+  OFF.includes((env[ENV.cache] ?? "").toLowerCase()) ? null : defaultCacheDir(env, home);
+
+const DEFAULT_NEGATIVE_TTL_S = 900;
 const DEFAULT_TIMEOUT_S = 10;
 // Larger values overflow Node's timers (they then fire at once) and make no sense for a pull.
 const MAX_SECONDS = 86_400;
@@ -47,7 +63,7 @@ const seconds = (raw: string | undefined, name: string): number | undefined => {
   if (raw === undefined || raw.trim() === "") return undefined;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0 || n > MAX_SECONDS) {
-    throw new ConfigError(`${name}: expected a number of seconds from 0 to ${MAX_SECONDS}, got "${raw}"`);
+    throw new ConfigError(`${name}: expected a number of seconds from 0 to ${MAX_SECONDS}, got ${excerpt(raw)}`);
   }
   return n;
 };
@@ -62,48 +78,17 @@ const readIfExists = (file: string): string | null => {
   }
 };
 
-/**
- * A YAML config is parsed once and kept as validated JSON in the cache directory, keyed by a hash
- * of the YAML text, so later pulls do not load the YAML library (≈ 40 ms and 70 modules on every
- * `get`). The copy is trusted only if it is a regular file owned by us and writable by no one else;
- * anything else is ignored and the YAML is parsed again. JSON configs skip all this.
- */
-const parseConfigCached = async (text: string, file: string, compiledDir: string | null): Promise<Config> => {
-  if (compiledDir === null || text.trimStart().startsWith("{")) return parseConfig(text, file);
-  const hash = digest(file, text);
-  const compiled = path.join(compiledDir, `config-${digest(file)}.json`);
-  try {
-    const own = readOwnFile(compiled); // null when absent; throws for a symlink or another user's file
-    if (own && (own.mode & 0o022) === 0) {
-      const copy = JSON.parse(own.text) as { version?: number; hash?: string; config?: unknown };
-      if (copy.version === 1 && copy.hash === hash) return await parseConfig(JSON.stringify(copy.config), file);
-    }
-  } catch {
-    // no usable copy: parse the YAML below
-  }
-  const config = await parseConfig(text, file);
-  try {
-    if (ensurePrivateDir(compiledDir) === null) {
-      await writeOwnFile(compiled, JSON.stringify({ version: 1, hash, config }));
-    }
-  } catch {
-    // best effort: the next run parses the YAML again
-  }
-  return config;
-};
-
 /** The config file: $DOCKER_CREDENTIAL_CLOUD_CONFIG, else the XDG location, else /etc. */
-const loadConfig = async (env: Env, home: string): Promise<{ config: Config; file: string | null }> => {
-  // The compiled copy lives in the default (or environment-chosen) cache directory: the config's
-  // own cache.dir is not known before the config is read.
-  const compiledDir = ["off", "0", "false", "no"].includes((env[ENV.cache] ?? "").toLowerCase())
-    ? null
-    : env[ENV.cacheDir] || path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "docker-credential-cloud");
+const loadConfig = async (
+  env: Env,
+  home: string,
+  parse: ConfigParser,
+): Promise<{ config: Config; file: string | null }> => {
   const explicit = env[ENV.config];
   if (explicit) {
     const text = readIfExists(explicit);
     if (text === null) throw new ConfigError(`${explicit}: config file not found (from ${ENV.config})`);
-    return { config: await parseConfigCached(text, explicit, compiledDir), file: explicit };
+    return { config: await parse(text, explicit), file: explicit };
   }
   const xdg = env.XDG_CONFIG_HOME || path.join(home, ".config");
   for (const file of [
@@ -111,25 +96,34 @@ const loadConfig = async (env: Env, home: string): Promise<{ config: Config; fil
     "/etc/docker-credential-cloud/config.yaml",
   ]) {
     const text = readIfExists(file);
-    if (text !== null) return { config: await parseConfigCached(text, file, compiledDir), file };
+    if (text !== null) return { config: await parse(text, file), file };
   }
   return { config: EMPTY_CONFIG, file: null };
 };
 
-export const loadSettings = async (env: Env, home: string): Promise<Settings> => {
-  const { config, file } = await loadConfig(env, home);
+/**
+ * Reads the environment and the config file; writes nothing. `parseConfig` is the one cache step
+ * the edge may add (wiring.ts edgeSettings passes the compiled-config cache).
+ */
+export const loadSettings = async (
+  env: Env,
+  home: string,
+  opts: { parseConfig?: ConfigParser } = {},
+): Promise<Settings> => {
+  const { config, file } = await loadConfig(env, home, opts.parseConfig ?? parseConfig);
   const cacheSwitch = (env[ENV.cache] ?? "").toLowerCase();
-  const cacheEnabled =
-    cacheSwitch === "" ? config.cache.enabled !== false : !["off", "0", "false", "no"].includes(cacheSwitch);
-  const cacheDir =
-    env[ENV.cacheDir] ||
-    config.cache.dir ||
-    path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "docker-credential-cloud");
+  const cacheEnabled = cacheSwitch === "" ? config.cache.enabled !== false : !OFF.includes(cacheSwitch);
+  const cacheDir = env[ENV.cacheDir] || config.cache.dir || defaultCacheDir(env, home);
   const dataDir =
     env[ENV.dataDir] || path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "docker-credential-cloud");
   const store = (env[ENV.store] ?? "auto").toLowerCase();
   if (!["auto", "keyring", "file"].includes(store)) {
-    throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got "${store}"`);
+    throw new ConfigError(`${ENV.store}: must be auto, keyring or file, got ${excerpt(store)}`);
+  }
+  // Like the other settings, a misspelt level is an error (it used to fall back to warn silently).
+  const level = (env[ENV.log] ?? "").trim().toLowerCase();
+  if (level !== "" && !(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`${ENV.log}: must be ${LEVELS.join(", ")}, got ${excerpt(level)}`);
   }
   const negative =
     seconds(env[ENV.negativeTtl], ENV.negativeTtl) ??

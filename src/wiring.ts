@@ -2,11 +2,17 @@
 // place that decides how the token cache and the static store are opened.
 
 import { fileCache, noCache } from "./cache/cache.ts";
+import { compiledConfigParser } from "./cache/compiled-config.ts";
 import type { CredentialDeps } from "./credentials.ts";
+import type { Env } from "./env.ts";
 import type { Logger } from "./log.ts";
-import { loadProvider } from "./providers/types.ts";
-import type { Settings } from "./settings.ts";
+import { loadProvider } from "./providers/index.ts";
+import { compiledConfigDir, loadSettings, type Settings } from "./settings.ts";
 import { type CredentialStore, openStore } from "./store/store.ts";
+
+/** Settings as the edges load them: with the compiled-config cache step (cache/compiled-config.ts). */
+export const edgeSettings = (env: Env, home: string): Promise<Settings> =>
+  loadSettings(env, home, { parseConfig: compiledConfigParser(compiledConfigDir(env, home)) });
 
 /** The cache (a waiter may wait out a few slow fetches), the clock and the real providers. */
 export const credentialDeps = (settings: Settings, log: Logger, now: () => number): CredentialDeps => ({

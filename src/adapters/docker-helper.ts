@@ -4,15 +4,17 @@
 // scheme, trailing slash and :443 never create a second entry; index.docker.io/v1/ is docker.io.
 
 import { isUsable } from "../cache/entry.ts";
-import { type CredentialDeps, hostCredentials } from "../credentials.ts";
+import { type CredentialDeps, credentialsFor } from "../credentials.ts";
 import { ConfigError, NoIdentityError, NotFoundError, oneLine, UsageError } from "../errors.ts";
-import { parseServerUrl, storeKey } from "../hosts.ts";
 import { scrub } from "../log.ts";
+import { parseServerUrl, storeKey } from "../registry/hosts.ts";
 import { type CredentialStore, noStore } from "../store/store.ts";
-import { WIRE } from "../wire.ts";
+import { WIRE } from "./docker-wire.ts";
 
 export const DOCKER_ACTIONS = ["get", "store", "erase", "list", "version"] as const;
 export type DockerAction = (typeof DOCKER_ACTIONS)[number];
+/** The verbs whose input arrives on stdin (the entry point reads it only for these). */
+export const STDIN_ACTIONS: readonly string[] = ["get", "store", "erase"] satisfies DockerAction[];
 
 export interface Result {
   stdout: string;
@@ -35,8 +37,18 @@ const get = async (input: string, deps: CredentialDeps, creds: CredentialStore):
   if (!ref) return fail(WIRE.notFound);
   const stored = await creds.get(ref);
   if (stored) return ok(credentialsJson(stored.serverURL, stored.username, stored.secret));
-  const c = await hostCredentials(ref.host, deps);
+  const c = await credentialsFor(ref.host, {}, deps);
   return ok(credentialsJson(serverURL, c.username, c.secret));
+};
+
+/**
+ * `get` when the config file is broken: only what `docker login` stored (the config does not
+ * affect it); null when nothing is stored for the registry.
+ */
+export const getStoredOnly = async (input: string, creds: CredentialStore): Promise<Result | null> => {
+  const ref = input.trim() === "" ? null : parseServerUrl(input);
+  const stored = ref ? await creds.get(ref) : null;
+  return stored ? ok(credentialsJson(stored.serverURL, stored.username, stored.secret)) : null;
 };
 
 const credentialsJson = (serverURL: string, username: string, secret: string): string =>

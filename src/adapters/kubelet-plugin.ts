@@ -6,18 +6,17 @@
 // answering are kept back and written only on success (the kubelet ignores stderr then), or on
 // failure when the operator turned logging up to info or debug.
 //
-// Only genuine cloud registry hosts (hosts.ts, via resolveRoute) are answered with a token; any
+// Only genuine cloud registry hosts (hosts.ts, via the core entry credentialsFor) are answered with a token; any
 // other image gets an empty answer with a zero cache duration, so the kubelet does not remember it.
 
-import type { CredentialDeps } from "../credentials.ts";
-import { routeToken } from "../credentials.ts";
-import { NotFoundError, oneLine } from "../errors.ts";
-import { parseServerUrl } from "../hosts.ts";
+import { type Answer, type CredentialDeps, credentialsFor } from "../credentials.ts";
+import { NoRouteError, NotFoundError, oneLine } from "../errors.ts";
 import { formatSeconds } from "../kubelet/duration.ts";
 import { type CredentialProviderRequest, type CredentialProviderResponse, imageRegistry } from "../kubelet/types.ts";
 import { encodeResponse, parseRequest } from "../kubelet/wire.ts";
 import { createLogger, scrub } from "../log.ts";
-import { resolveRoute, type Workload } from "../resolver.ts";
+import { parseServerUrl } from "../registry/hosts.ts";
+import type { Workload } from "../resolver.ts";
 
 export { looksLikeKubeletRequest } from "../kubelet/wire.ts";
 
@@ -54,18 +53,20 @@ const answer = async (req: CredentialProviderRequest, deps: CredentialDeps): Pro
   const workload: Workload | undefined = req.serviceAccountToken
     ? { token: req.serviceAccountToken, annotations: req.serviceAccountAnnotations ?? {} }
     : undefined;
-  const route = ref ? resolveRoute(ref.host, deps.settings, workload) : null;
-  if (!route) {
+  const noProvider = () => {
     deps.log.debug(`no provider serves ${registry || req.image}; answering with no credentials`);
     return encodeResponse(empty);
-  }
-  let creds: Awaited<ReturnType<typeof routeToken>>;
+  };
+  if (!ref) return noProvider();
+  let creds: Answer;
   try {
-    creds = await routeToken(route, deps);
+    creds = await credentialsFor(ref.host, workload ? { workload } : {}, deps);
   } catch (e) {
+    if (e instanceof NoRouteError) return noProvider();
     if (e instanceof NotFoundError) return encodeResponse(empty);
     throw e;
   }
+  const { route } = creds;
   // The kubelet refuses an answer whose password is the service-account token it sent (unless
   // cacheType is Token); a provider must never do that, and if one did we fail loudly instead.
   if (workload && creds.secret === workload.token) {

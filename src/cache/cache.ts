@@ -12,7 +12,8 @@
 
 import { fs, path } from "../builtins.ts";
 import { ensurePrivateDir, readOwnFile, UnsafePathError, writeOwnFile } from "../fsafe.ts";
-import { digest } from "../identity/hash.ts";
+import { digest } from "../hash.ts";
+import { withFileLock } from "../lock.ts";
 import { type Entry, isLive, validEntry } from "./entry.ts";
 
 export const CACHE_VERSION = 1;
@@ -115,30 +116,22 @@ export const fileCache = (dir: string, opts: CacheOptions): TokenCache => {
     return !why;
   };
 
-  const locked = async <T>(lockPath: string, waitMs: number, fn: () => Promise<T>): Promise<T> => {
-    const { lock } = await import("proper-lockfile");
-    const interval = 25;
-    // proper-lockfile tracks held locks by its first argument, so each lock is named by its own
-    // path (one shared name would let the nested file lock's release orphan the key lock).
-    let release: () => Promise<void>;
-    try {
-      release = await lock(lockPath, {
+  // proper-lockfile tracks held locks by its first argument, so each lock is named by its own
+  // path (one shared name would let the nested file lock's release orphan the key lock).
+  const locked = <T>(lockPath: string, waitMs: number, fn: () => Promise<T>): Promise<T> =>
+    withFileLock(
+      lockPath,
+      {
         lockfilePath: lockPath,
-        realpath: false,
-        stale: 15_000,
-        update: 5_000,
-        retries: { retries: Math.ceil(waitMs / interval), factor: 1, minTimeout: interval, maxTimeout: interval * 2 },
+        waitMs,
+        interval: 25,
+        maxInterval: 50,
         onCompromised: (e) => warn(`cache lock ${lockPath} was compromised: ${e.message}`),
-      });
-    } catch (e) {
-      throw new LockUnavailableError(`${lockPath}: ${(e as Error).message}`);
-    }
-    try {
-      return await fn();
-    } finally {
-      await release().catch((e: Error) => warn(`could not release cache lock ${lockPath}: ${e.message}`));
-    }
-  };
+        unavailable: (e) => new LockUnavailableError(`${lockPath}: ${e.message}`),
+        onReleaseError: (e) => warn(`could not release cache lock ${lockPath}: ${e.message}`),
+      },
+      fn,
+    );
 
   const rewrite = async (change: (entries: Record<string, Entry>) => number): Promise<number> => {
     if (!ready()) return 0;

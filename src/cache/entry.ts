@@ -1,5 +1,7 @@
 // Cache entries and their freshness rules: pure functions of `now`.
 
+import { isObj } from "../json.ts";
+
 export interface TokenEntry {
   kind: "token";
   username: string;
@@ -21,6 +23,8 @@ export interface NegativeEntry {
   /** Fingerprint of the identity files at the time (mtimes); a change invalidates the entry. */
   fingerprint: string;
   reason: string;
+  /** The host the reason was written for: another host of the same identity reads its own name. */
+  host?: string;
 }
 
 export type Entry = TokenEntry | NegativeEntry;
@@ -35,8 +39,6 @@ export const EXPIRY_MARGIN_MS = 60_000;
 export const isUsable = (e: TokenEntry, now: number): boolean => now < e.expiresAt - EXPIRY_MARGIN_MS;
 
 export const isLive = (e: Entry, now: number): boolean => (e.kind === "token" ? isUsable(e, now) : now < e.expiresAt);
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Entries read from disk are checked field by field; anything malformed is dropped. */
 export const validEntry = (v: unknown): Entry | null => {

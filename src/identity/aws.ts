@@ -3,8 +3,8 @@
 
 import { path } from "../builtins.ts";
 import type { AwsIdentity } from "../config.ts";
-import type { Env } from "../settings.ts";
-import { digest } from "./hash.ts";
+import type { Env } from "../env.ts";
+import { digest } from "../hash.ts";
 
 export interface IdentityInfo {
   /** Stable across processes; changes whenever a different identity or endpoint would be used. */

@@ -16,9 +16,9 @@
 
 import { path } from "../builtins.ts";
 import type { AzureCredentialKind, AzureIdentity } from "../config.ts";
-import type { Env } from "../settings.ts";
+import type { Env } from "../env.ts";
+import { digest } from "../hash.ts";
 import type { IdentityInfo } from "./aws.ts";
-import { digest } from "./hash.ts";
 
 export type AzureSourceKind = Exclude<AzureCredentialKind, "default">;
 export const AZURE_SOURCE_ORDER: readonly AzureSourceKind[] = ["environment", "workload", "managed", "cli"];

@@ -4,9 +4,9 @@
 
 import { path } from "../builtins.ts";
 import type { GoogleIdentity } from "../config.ts";
-import type { Env } from "../settings.ts";
+import type { Env } from "../env.ts";
+import { digest } from "../hash.ts";
 import type { IdentityInfo } from "./aws.ts";
-import { digest } from "./hash.ts";
 
 // Variables that select the identity or the endpoints it talks to.
 const GOOGLE_KEY_VARS = [

@@ -12,11 +12,11 @@
 // `docker login` without paying a parse per lookup.
 
 import { fs, path } from "../builtins.ts";
-import { parseServerUrl, storeKey } from "../hosts.ts";
-import { DOCKER_HUB_DOMAIN } from "./image.ts";
+import { DOCKER_HUB_DOMAIN, DOCKER_HUB_SERVER } from "../registry/dockerhub.ts";
+import { parseServerUrl, storeKey } from "../registry/hosts.ts";
 import type { Credential } from "./match.ts";
 
-export const DOCKER_HUB_SERVER = "https://index.docker.io/v1/";
+export { DOCKER_HUB_SERVER };
 
 export interface AuthsEntry {
   /** The key as written (a server URL or a kubelet-style glob). */
@@ -34,7 +34,8 @@ export interface DockerConfig {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Padded or not: the kubelet decodes both (an unpadded `auth` is what some tools write).
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
 /** One `auths` entry as a credential; null for a placeholder; a string explains a broken entry. */
 export const decodeAuthsEntry = (v: unknown): Credential | null | string => {
@@ -117,8 +118,15 @@ export const parseDockerConfigText = (
   return parseDockerConfig(raw, file, warn);
 };
 
-/** The default files: $DOCKER_CONFIG/config.json, else ~/.docker/config.json; then ~/.dockercfg. */
+/** Where the kubelet looks first (its root directory, --root-dir, is its preferred Docker config path). */
+export const KUBELET_DOCKER_CONFIG = "/var/lib/kubelet/config.json";
+
+/**
+ * The default files: the kubelet's /var/lib/kubelet/config.json, then $DOCKER_CONFIG/config.json
+ * (else ~/.docker/config.json), then ~/.dockercfg. Missing files are skipped.
+ */
 export const defaultDockerConfigPaths = (env: Readonly<Record<string, string | undefined>>, home: string): string[] => [
+  KUBELET_DOCKER_CONFIG,
   env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, "config.json") : path.join(home, ".docker", "config.json"),
   path.join(home, ".dockercfg"),
 ];

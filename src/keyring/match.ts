@@ -12,9 +12,10 @@
 // - When no key matched and the image is on Docker Hub, the credentials under "index.docker.io"
 //   (where "https://index.docker.io/v1/" lands) are used.
 
-import { parseSchemelessUrl, urlsMatchStr } from "../glob.ts";
-import { schemelessUrlError } from "../kubelet/url.ts";
-import { isDockerHubImage } from "./image.ts";
+import { DOCKER_HUB_LEGACY_DOMAIN } from "../registry/dockerhub.ts";
+import { parseSchemelessUrl, urlsMatchStr } from "../registry/glob.ts";
+import { isDockerHubImage } from "../registry/image.ts";
+import { schemelessUrlError } from "../registry/url.ts";
 
 /** One credential as the sources produce it (the CRI AuthConfig without server_address). */
 export interface Credential {
@@ -31,7 +32,7 @@ export interface Found {
   source: string;
 }
 
-export const DOCKER_HUB_KEY = "index.docker.io";
+export const DOCKER_HUB_KEY = DOCKER_HUB_LEGACY_DOMAIN;
 
 /** The kubelet's key normalization; null for a key it would drop. */
 export const normalizeKey = (raw: string): string | null => {

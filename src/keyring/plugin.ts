@@ -5,13 +5,17 @@
 // Any failure means "this provider contributes nothing": the caller logs it and moves on.
 
 import { durationToMs, parseGoDuration } from "../kubelet/duration.ts";
-import { CACHE_KEY_TYPES, type CacheKeyType, imageRegistry, REQUEST_KIND, RESPONSE_KIND } from "../kubelet/types.ts";
+import {
+  CACHE_KEY_TYPES,
+  type CacheKeyType,
+  imageRegistry,
+  type PluginAuth,
+  REQUEST_KIND,
+  RESPONSE_KIND,
+} from "../kubelet/types.ts";
 import { describeRun, type RunResult } from "./exec.ts";
 
-export interface PluginAuth {
-  username: string;
-  password: string;
-}
+export type { PluginAuth };
 
 export interface PluginResponse {
   cacheKeyType: CacheKeyType;
@@ -22,8 +26,22 @@ export interface PluginResponse {
 }
 
 /** The kubelet's request bytes: compact, kind first, a trailing newline. */
-export const encodePluginRequest = (apiVersion: string, image: string): string =>
-  `${JSON.stringify({ kind: REQUEST_KIND, apiVersion, image })}\n`;
+export const encodePluginRequest = (
+  apiVersion: string,
+  image: string,
+  sa?: { token: string; annotations: Readonly<Record<string, string>> },
+): string =>
+  `${JSON.stringify(
+    sa
+      ? {
+          kind: REQUEST_KIND,
+          apiVersion,
+          image,
+          serviceAccountToken: sa.token,
+          serviceAccountAnnotations: sa.annotations,
+        }
+      : { kind: REQUEST_KIND, apiVersion, image },
+  )}\n`;
 
 /** The first key that appears twice in one object of `text` (already known to be valid JSON), or null. */
 export const duplicateKey = (text: string): string | null => {

@@ -35,7 +35,8 @@ export interface KeyringOptions {
   home?: string;
   /**
    * Docker config files, read in this order; `false` or [] reads none. Default
-   * $DOCKER_CONFIG/config.json (else ~/.docker/config.json), then the legacy ~/.dockercfg.
+   * /var/lib/kubelet/config.json (the kubelet's), $DOCKER_CONFIG/config.json (else
+   * ~/.docker/config.json), then the legacy ~/.dockercfg.
    */
   dockerConfig?: string | readonly string[] | false;
   /** A kubelet CredentialProviderConfig file or directory (--image-credential-provider-config). */
@@ -57,12 +58,26 @@ export interface KeyringOptions {
   serverAddress?: "registry" | "none";
 }
 
+/**
+ * One pull secret: a Secret's .dockerconfigjson or .dockercfg content (text or parsed), or the
+ * whole Kubernetes Secret object (its `data` or `stringData` is decoded).
+ */
+export type PullSecret = string | object;
+
 export interface LookupOptions {
   /**
-   * Pull secrets (a Secret's .dockerconfigjson or .dockercfg, as text or parsed), ahead of every
-   * other source, as the kubelet puts a pod's imagePullSecrets ahead of the node's credentials.
+   * Pull secrets, ahead of every other source, as the kubelet puts a pod's imagePullSecrets ahead
+   * of the node's credentials. A flat list is one keyring; a list of lists is tiers, each tried
+   * in full before the next (e.g. a CSI volume's secrets, then the service account's).
    */
-  pullSecrets?: readonly (string | object)[];
+  pullSecrets?: readonly PullSecret[] | readonly (readonly PullSecret[])[];
+  /**
+   * The pod's service-account token, for kubelet providers with tokenAttributes (KEP-4412). Without
+   * it such a provider is skipped when it requires a service account.
+   */
+  serviceAccountToken?: string;
+  /** The service account's annotations; each provider gets its required and optional keys. */
+  serviceAccountAnnotations?: Readonly<Record<string, string>>;
 }
 
 export interface Keyring {

@@ -30,7 +30,8 @@ export interface CredentialProviderRequest {
   serviceAccountAnnotations?: Readonly<Record<string, string>>;
 }
 
-export interface AuthConfig {
+/** One entry of a CredentialProviderResponse's auth map (the CRI-shaped AuthConfig is keyring/types.ts). */
+export interface PluginAuth {
   username: string;
   password: string;
 }
@@ -40,7 +41,7 @@ export interface CredentialProviderResponse {
   cacheKeyType: CacheKeyType;
   /** A Go duration string ("5h59m59s"); omitted means the provider's defaultCacheDuration. */
   cacheDuration?: string;
-  auth?: Readonly<Record<string, AuthConfig>>;
+  auth?: Readonly<Record<string, PluginAuth>>;
 }
 
 /** The registry part of an image, as the kubelet computes it for the Registry cache key: text before the first "/". */

@@ -9,6 +9,8 @@
 // order Go's encoder writes them, as one compact object and a newline.
 
 import { UsageError } from "../errors.ts";
+import { isObj } from "../json.ts";
+import { excerpt } from "../log.ts";
 import {
   type CredentialProviderRequest,
   type CredentialProviderResponse,
@@ -17,8 +19,6 @@ import {
   REQUEST_KIND,
   RESPONSE_KIND,
 } from "./types.ts";
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const typeName = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
 
@@ -44,13 +44,13 @@ export const parseRequest = (input: string): CredentialProviderRequest => {
   if (kind !== REQUEST_KIND) {
     throw new UsageError(
       typeof kind === "string" && kind !== ""
-        ? `kind was ${JSON.stringify(kind)}, expected ${REQUEST_KIND}`
+        ? `kind was ${excerpt(kind)}, expected ${REQUEST_KIND}`
         : `the request has no kind (expected ${REQUEST_KIND})`,
     );
   }
   if (!isPluginApiVersion(apiVersion)) {
     throw new UsageError(
-      `group version ${typeof apiVersion === "string" ? JSON.stringify(apiVersion) : typeName(apiVersion)} is not supported (expected credentialprovider.kubelet.k8s.io/v1, v1beta1 or v1alpha1)`,
+      `group version ${typeof apiVersion === "string" ? excerpt(apiVersion) : typeName(apiVersion)} is not supported (expected credentialprovider.kubelet.k8s.io/v1, v1beta1 or v1alpha1)`,
     );
   }
   if (image !== undefined && image !== null && typeof image !== "string") {

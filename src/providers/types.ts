@@ -1,9 +1,9 @@
 // The contract between the credential service and a cloud provider. A provider module is
-// imported only on a cache miss; it imports its SDK inside fetchToken.
+// imported only on a cache miss (see index.ts); it imports its SDK inside fetchToken.
 
+import type { Env } from "../env.ts";
 import type { Logger } from "../log.ts";
 import type { Route } from "../resolver.ts";
-import type { Settings } from "../settings.ts";
 
 export interface Token {
   username: string;
@@ -12,8 +12,16 @@ export interface Token {
   expiresAt: number;
 }
 
+/**
+ * What a provider receives besides the route: only what it uses, never the whole Settings.
+ * `env` is the environment read once at the edge (the SDKs' own AWS_*, GOOGLE_*, AZURE_*, proxy
+ * and CA variables); `home` locates the clouds' well-known files; `requestTimeoutMs` bounds each
+ * HTTP call (a whole fetch gets a few of them).
+ */
 export interface FetchContext {
-  settings: Settings;
+  env: Env;
+  home: string;
+  requestTimeoutMs: number;
   log: Logger;
   now: () => number;
 }
@@ -28,15 +36,28 @@ export interface ProviderModule {
 
 export type ProviderLoader = (name: Route["provider"]) => Promise<ProviderModule>;
 
-/** The real providers, each loaded on first use. */
-export const loadProvider: ProviderLoader = async (name) => {
-  switch (name) {
-    case "ecr":
-    case "ecr-public":
-      return import("./ecr.ts");
-    case "google":
-      return import("./google.ts");
-    case "acr":
-      return import("./acr.ts");
-  }
-};
+/**
+ * One source of identity in a cloud's precedence order, as an identity plan lists it (see
+ * aws/plan.ts, google/plan.ts, azure/plan.ts).
+ *   selected     this source is the one used (the first that applies);
+ *   available    configured here, but a source before it was selected;
+ *   probe        decided only at fetch time by asking the network (a metadata server, the Azure CLI);
+ *   unavailable  ruled out by configuration or files alone (`reason` says why).
+ */
+export interface IdentitySource {
+  kind: string;
+  /** Names the source for people; never a secret. */
+  label: string;
+  status: "selected" | "available" | "probe" | "unavailable";
+  reason?: string;
+}
+
+/** A cloud's identity sources for one route, in precedence order, from configuration and files only. */
+export interface IdentityPlan {
+  cloud: "aws" | "google" | "azure";
+  /** Where the order comes from ("kubelet service-account token", "default chain", "config credential: cli"). */
+  origin: string;
+  sources: IdentitySource[];
+  /** Then, e.g. "assume role arn:…" or "impersonate sa@p.iam.gserviceaccount.com". */
+  afterwards?: string;
+}

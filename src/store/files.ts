@@ -6,7 +6,8 @@
 
 import { join } from "node:path";
 import { ensurePrivateDir, UnsafePathError, writeOwnFile } from "../fsafe.ts";
-import { STORE_FORMAT, StoreError } from "./store.ts";
+import { withFileLock } from "../lock.ts";
+import { STORE_FORMAT, StoreError } from "./format.ts";
 
 export const writeStoreFile = async (file: string, entries: Record<string, unknown>): Promise<void> => {
   try {
@@ -40,28 +41,20 @@ export const withStoreLock = async <T>(
   fn: () => Promise<T>,
 ): Promise<T> => {
   privateDir(dir);
-  const { lock } = await import("proper-lockfile");
   const lockfilePath = join(dir, "store.lock");
-  const interval = 20;
-  const release = await lock(dir, {
-    lockfilePath,
-    realpath: false,
-    stale: 15_000,
-    update: 5_000,
-    retries: { retries: Math.ceil(waitMs / interval), factor: 1, minTimeout: interval, maxTimeout: interval * 3 },
-    // The default handler throws from a timer, which would kill the process mid-write.
-    onCompromised: (e) => warn(`${lockfilePath}: the store lock was compromised: ${e.message}`),
-  }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ELOCKED") {
-      throw new StoreError(
-        `${lockfilePath}: another docker-credential-cloud held the store lock for over ${waitMs} ms`,
-      );
-    }
-    throw e;
-  });
-  try {
-    return await fn();
-  } finally {
-    await release().catch(() => {});
-  }
+  return withFileLock(
+    dir,
+    {
+      lockfilePath,
+      waitMs,
+      interval: 20,
+      maxInterval: 60,
+      onCompromised: (e) => warn(`${lockfilePath}: the store lock was compromised: ${e.message}`),
+      unavailable: (e) =>
+        e.code === "ELOCKED"
+          ? new StoreError(`${lockfilePath}: another docker-credential-cloud held the store lock for over ${waitMs} ms`)
+          : e,
+    },
+    fn,
+  );
 };

@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { SecretBackend } from "./backend.ts";
 import { writeStoreFile } from "./files.ts";
-import { readStoreFile } from "./store.ts";
+import { readStoreFile } from "./format.ts";
 
 export const SECRETS_FILE = "credentials.json";
 

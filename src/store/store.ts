@@ -9,68 +9,14 @@
 // the index and the secret, so concurrent logins never lose each other's entries.
 
 import { path } from "../builtins.ts";
-import { readOwnFile, UnsafePathError } from "../fsafe.ts";
-import { type ServerRef, storeKey } from "../hosts.ts";
+import type { Env } from "../env.ts";
 import type { Logger } from "../log.ts";
-import type { Env, StoreBackend } from "../settings.ts";
+import { type ServerRef, storeKey } from "../registry/hosts.ts";
+import type { StoreBackend } from "../settings.ts";
 import type { BackendName, Opened, SecretBackend } from "./backend.ts";
+import { readStoreFile, StoreError } from "./format.ts";
 
-// The store's two files (the index and the file backend's secrets) share one format and one set
-// of rules: a versioned JSON object in a 0700 directory, mode 0600, replaced atomically while
-// holding the store lock (files.ts). Unlike the token cache, whose entries can always be fetched
-// again, these files hold what a user typed into `docker login`: an unreadable file is an error
-// that names it, and nothing ever overwrites it. Reading is one open, fstat and read + JSON.parse
-// (no fs/promises on the hit path: see builtins.ts). A store file that is a symlink or another
-// user's, or a directory others could write to, is refused with an error naming it (fsafe.ts).
-
-export const STORE_FORMAT = 1;
-
-/** A store file is unreadable, or the keyring failed: one line, naming the file or the keyring. */
-export class StoreError extends Error {
-  override name = "StoreError";
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-const untouched = "it was left untouched: repair it or move it away (then run docker login again)";
-
-/**
- * The entries of a store file (a prototype-less object), or an empty one when the file does not exist. Any other
- * condition (unreadable, not JSON, unknown format, a malformed entry) throws a StoreError.
- */
-export const readStoreFile = async <T>(file: string, validate: (v: unknown) => v is T): Promise<Record<string, T>> => {
-  let text: string;
-  try {
-    const read = readOwnFile(file);
-    if (read === null) return Object.create(null);
-    text = read.text;
-  } catch (e) {
-    if (e instanceof UnsafePathError) throw new StoreError(`refusing to read: ${e.message}`);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new StoreError(`${file}: cannot read: ${code ?? (e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    // Only the position: the parser's message quotes the text, and the secrets file holds secrets.
-    const at = /position \d+/.exec((e as Error).message)?.[0];
-    throw new StoreError(`${file}: not valid JSON${at ? ` (at ${at})` : ""}; ${untouched}`);
-  }
-  if (!isObj(raw) || typeof raw.version !== "number" || !isObj(raw.entries)) {
-    throw new StoreError(`${file}: not a docker-credential-cloud store file; ${untouched}`);
-  }
-  if (raw.version !== STORE_FORMAT) {
-    throw new StoreError(
-      `${file}: format version ${raw.version} is not known to this docker-credential-cloud (it reads ${STORE_FORMAT}); ${untouched}`,
-    );
-  }
-  for (const [k, v] of Object.entries(raw.entries)) {
-    if (!validate(v)) throw new StoreError(`${file}: the entry for "${k}" is malformed; ${untouched}`);
-  }
-  // No prototype: a registry named "constructor" must not find Object.prototype's.
-  return Object.assign(Object.create(null), raw.entries);
-};
+export { readStoreFile, STORE_FORMAT, StoreError } from "./format.ts";
 
 export const INDEX_FILE = "index.json";
 const DEFAULT_LOCK_WAIT_MS = 30_000;
@@ -135,7 +81,7 @@ export const openStore = (opts: StoreOptions): CredentialStore => {
   const openKeyring =
     opts.openKeyring ??
     (async (probe: boolean) =>
-      (await import("./keyring.ts")).openKeyring({ env: opts.env, platform: opts.platform, probe }));
+      (await import("./os-keychain.ts")).openKeyring({ env: opts.env, platform: opts.platform, probe }));
   const openFile = async (): Promise<SecretBackend> => (await import("./secrets-file.ts")).fileBackend(dataDir, warn);
 
   /** The backend that holds an existing entry. */
@@ -166,6 +112,10 @@ export const openStore = (opts: StoreOptions): CredentialStore => {
     }
     const b = await openFile();
     log.debug(`store backend: ${b.where} (no OS keyring: ${k.reason})`);
+    // Said once per store, as Docker does for plaintext `auths`; an explicit file mode is not told.
+    warn(
+      `no OS keyring is reachable, so the secret is stored unencrypted (mode 0600) in ${b.where}; set DOCKER_CREDENTIAL_CLOUD_STORE=file to make that the choice`,
+    );
     return b;
   };
 

@@ -12,9 +12,13 @@
 import assert from "node:assert/strict";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN } from "../support/cli.ts";
+
+// The Node launcher (`npm run test:launcher`) runs on the first `node` on PATH: this test's own.
+const NODE_DIR = dirname(process.execPath);
+
 import {
   ACR_USER,
   type FakeAzure,
@@ -157,7 +161,7 @@ describe("skopeo pulls from ACR through docker-credential-cloud", { skip }, () =
   test("no Azure identity: the helper says not-found, skopeo tries anonymously and the registry refuses", async () => {
     assert.ok(fake);
     const before = fake.calls.length;
-    const { r } = await pull({ credHelpers: { [HOST]: "cloud" } }, { PATH: `${binDir}:/usr/bin:/bin` });
+    const { r } = await pull({ credHelpers: { [HOST]: "cloud" } }, { PATH: `${binDir}:${NODE_DIR}:/usr/bin:/bin` });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, AUTH_ERROR);
     assert.equal(fake.calls.length, before, "nothing reached Entra or the exchange");
@@ -181,7 +185,7 @@ describe("skopeo pulls from ACR through docker-credential-cloud", { skip }, () =
       await chmod(join(wrapper, "docker-credential-cloud"), 0o755);
       const { r } = await pull(
         { credHelpers: { [HOST]: "cloud" } },
-        { ...SP, PATH: `${wrapper}:${binDir}:/usr/bin:/bin` },
+        { ...SP, PATH: `${wrapper}:${binDir}:${NODE_DIR}:/usr/bin:/bin` },
       );
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, AUTH_ERROR);

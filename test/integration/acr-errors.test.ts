@@ -180,7 +180,7 @@ describe("ACR: errors, look-alikes and the cache", () => {
     assert.equal(miss.code, 0, miss.stdout);
     const missLoads = await readFile(trace, "utf8");
     // The provider module: dist/providers/acr.js, or its chunk (dist/cli/acr-<hash>.js) when bundled.
-    const providerModule = /\/providers\/acr\.js$|\/acr-[A-Za-z0-9]+\.js$/m;
+    const providerModule = /\/providers\/acr\.js$|\/acr-[A-Za-z0-9]+\.js$|^src\/providers\/azure\/acr\.ts$/m;
     assert.match(missLoads, /@azure\/identity/, "the trace sees the SDK on a miss");
     assert.match(missLoads, providerModule, "and the provider module");
     await rm(trace);

@@ -23,14 +23,14 @@ const src = (p: string) => pathToFileURL(join(ROOT, "src", p)).href;
 const CHILD = `
 import { loadSettings } from ${JSON.stringify(src("settings.ts"))};
 import { resolveRoute } from ${JSON.stringify(src("resolver.ts"))};
-import { fetchToken } from ${JSON.stringify(src("providers/acr.ts"))};
+import { fetchToken } from ${JSON.stringify(src("providers/azure/acr.ts"))};
 import { silentLogger } from ${JSON.stringify(src("log.ts"))};
 const { host, workload } = JSON.parse(await new Response(process.stdin).text());
 const settings = await loadSettings(process.env, process.env.HOME);
 const route = resolveRoute(host, settings, workload);
 const seen = { label: route.identity.label, cacheKey: route.cacheKey };
 try {
-  const token = await fetchToken(route, { settings, log: silentLogger, now: Date.now });
+  const token = await fetchToken(route, { ...settings, log: silentLogger, now: Date.now });
   console.log(JSON.stringify({ ok: true, token, ...seen }));
 } catch (e) {
   console.log(JSON.stringify({ ok: false, error: e.name, message: e.message, ...seen }));

@@ -350,7 +350,7 @@ describe("cache", () => {
     ok(hit);
     assert.equal(fake.calls.ecr, 1);
     const loads = await readFile(trace, "utf8");
-    assert.match(loads, /dist\/cli\/cli\.js/, "the tracer saw our modules");
+    assert.match(loads, /dist\/cli\/cli\.js|src\/cli\.ts/, "the tracer saw our modules");
     assert.doesNotMatch(loads, /@aws-sdk|@smithy|google-auth-library|@azure|proper-lockfile|write-file-atomic|yaml/);
   });
 

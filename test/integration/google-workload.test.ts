@@ -17,7 +17,7 @@ import {
   GKE_SERVICE_ACCOUNT_ANNOTATION,
   GOOGLE_USERNAME,
   WORKLOAD_PROVIDER_ANNOTATION,
-} from "../../src/providers/google.ts";
+} from "../../src/providers/google/google.ts";
 import { resolveRoute, type Workload } from "../../src/resolver.ts";
 import { loadSettings } from "../../src/settings.ts";
 import { baseEnv } from "../support/cli.ts";
@@ -71,7 +71,7 @@ const run = async (settings: Awaited<ReturnType<typeof loadSettings>>, workload:
   assert.deepEqual(route.workload, workload);
   const logs: string[] = [];
   const token = await fetchToken(route, {
-    settings,
+    ...settings,
     log: createLogger("debug", (l) => logs.push(l)),
     now: Date.now,
   });

@@ -210,7 +210,7 @@ describe("kubelet plugin mode: the shared token cache", () => {
     assert.equal(fake.calls.ecr, 1, "no second ECR call");
     assert.deepEqual(second.response.auth, first.response.auth);
     const loads = await readFile(trace, "utf8");
-    assert.match(loads, /dist\/cli\/cli\.js/, "the tracer saw our program");
+    assert.match(loads, /dist\/cli\/cli\.js|src\/cli\.ts/, "the tracer saw our program");
     assert.doesNotMatch(
       loads,
       /@aws-sdk|@smithy|google-auth-library|@azure|proper-lockfile|write-file-atomic|\/yaml\//,

@@ -8,7 +8,7 @@ import { copyFile, lstat, mkdir, readdir, readFile, readlink, stat, symlink, wri
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { loadCredentialProviderConfig } from "../../src/kubelet/config.ts";
+import { loadCredentialProviderConfig } from "../../src/keyring/kubelet-config.ts";
 import { baseEnv, ROOT, runCli } from "../support/cli.ts";
 import { checkRun } from "../support/kubelet-checker.ts";
 import { run } from "../support/namespace.ts";

@@ -1,6 +1,8 @@
 // The Docker credential-helper protocol as clients see it (docker/docker-credential-helpers):
 // exact wire texts on stdout with exit 1, help and version, nothing but protocol on stdout.
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { baseEnv, runCli } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";
@@ -8,7 +10,11 @@ import { tmpTree } from "../support/tmp.ts";
 test("version", async (t) => {
   const r = await runCli(["version"], "", baseEnv(await tmpTree(t)));
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^docker-credential-cloud \d+\.\d+\.\d+\n$/);
+  // The version, the commit it was built from and the runtime running it (issue 14).
+  assert.match(
+    r.stdout,
+    /^docker-credential-cloud \d+\.\d+\.\d+ \(commit (?:[0-9a-f]{7,}|dev|unknown), (?:bun|node) \d+\.\d+\.\d+\)\n$/,
+  );
 });
 
 test("--help goes to stdout with exit 0 and lists the verbs", async (t) => {
@@ -53,7 +59,41 @@ test("a malformed config file: one line naming the file, exit 1, no stack", asyn
   const r = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^docker-credential-cloud: .*config\.yaml: registries\[0\]\.aws\.profle: unknown key\n$/);
-  assert.equal(r.stderr, "");
+  // Issue 13 §2: Docker drops a failing helper's stdout, so the cause is on stderr too.
+  assert.equal(r.stderr, r.stdout);
+});
+
+test("a failing get keeps the protocol line on stdout and repeats the cause on stderr; not found stays quiet", async (t) => {
+  const h = await tmpTree(t);
+  const bad = await runCli(["get"], "", baseEnv(h));
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, "no credentials server URL\n");
+  assert.equal(bad.stderr, "docker-credential-cloud: no credentials server URL\n");
+  const none = await runCli(["get"], "quay.io", baseEnv(h));
+  assert.equal(none.code, 1);
+  assert.equal(none.stdout, "credentials not found in native keychain\n");
+  assert.equal(none.stderr, "");
+});
+
+test("a config-file typo does not hide stored logins: get serves them and names the typo on stderr", async (t) => {
+  const h = await tmpTree(t);
+  const login = JSON.stringify({ ServerURL: "registry.example", Username: "alice", Secret: "pw" });
+  assert.equal((await runCli(["store"], login, baseEnv(h))).code, 0);
+  await mkdir(join(h, ".config/docker-credential-cloud"), { recursive: true });
+  await writeFile(
+    join(h, ".config/docker-credential-cloud/config.yaml"),
+    "registries:\n  - match: x\n    aws: {profle: dev}\n",
+  );
+  const r = await runCli(["get"], "registry.example", baseEnv(h));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { ServerURL: "registry.example", Username: "alice", Secret: "pw" });
+  assert.match(
+    r.stderr,
+    /^docker-credential-cloud: warn: .*config\.yaml: registries\[0\]\.aws\.profle: unknown key; served/m,
+  );
+  const cloud = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
+  assert.equal(cloud.code, 1);
+  assert.match(cloud.stdout, /profle: unknown key\n$/);
 });
 
 test("an explicit config path that does not exist is an error", async (t) => {

@@ -19,7 +19,7 @@ const ECR = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
 const NOT_FOUND = "credentials not found in native keychain\n";
 
 /** A module of ours by source name, in the tsc layout (dist/store/x.js) or a bundle chunk (x-HASH.js). */
-const ourModule = (name: string) => new RegExp(`/${name}(?:-[A-Z0-9]+)?\\.js$`);
+const ourModule = (name: string) => new RegExp(`/${name}(?:-[A-Z0-9]+)?\\.[jt]s$`);
 /** What a `get` that the index does not send to the store must never load. */
 const notOnTheHitPath = (url: string) =>
   /@napi-rs|proper-lockfile|write-file-atomic|@aws-sdk|@smithy/.test(url) ||
@@ -69,6 +69,27 @@ describe("store through the CLI, file backend", () => {
       Secret: "file-secret",
     });
     assert.match(g.stderr, /debug: stored credentials for registry\.example:5000 from file /);
+  });
+
+  test("auto falling back to the plaintext file says so on stderr; an explicit file mode does not", async (t) => {
+    const home = await tmpTree(t);
+    const s = await runCli(["store"], creds("registry.example", "alice", "pw-1"), env(home));
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    assert.equal(s.stdout, "");
+    assert.match(
+      s.stderr,
+      /^docker-credential-cloud: warn: no OS keyring is reachable, so the secret is stored unencrypted \(mode 0600\) in file .*credentials\.json; set DOCKER_CREDENTIAL_CLOUD_STORE=file/m,
+    );
+    assert.equal(s.stderr.split("\n").filter((l) => l.includes("unencrypted")).length, 1, "said once");
+    const f = await runCli(
+      ["store"],
+      creds("registry.example", "alice", "pw-2"),
+      env(home, { DOCKER_CREDENTIAL_CLOUD_STORE: "file" }),
+    );
+    assert.equal(f.code, 0, f.stdout + f.stderr);
+    assert.doesNotMatch(f.stderr, /unencrypted/);
+    const g = await runCli(["get"], "registry.example", env(home));
+    assert.doesNotMatch(g.stderr, /unencrypted/, "get does not repeat it");
   });
 
   test("one normalisation for all four verbs: scheme, trailing slash, :443 and Docker Hub spellings", async (t) => {

@@ -222,9 +222,9 @@ if (!CHILD) {
       // cache entry, so the token cache's writer is loaded — the keyring must not be).
       assert.equal(r.stdout, NOT_FOUND);
       const loaded = (await readFile(trace, "utf8")).split("\n");
-      // Source names in the tsc layout (dist/store/keyring.js) or bundle chunks (keyring-HASH.js).
+      // Source names in the tsc layout (dist/store/os-keychain.js) or bundle chunks (os-keychain-HASH.js).
       assert.deepEqual(
-        loaded.filter((u) => /@napi-rs|\/(?:keyring|secrets-file)(?:-[A-Z0-9]+)?\.js$/.test(u)),
+        loaded.filter((u) => /@napi-rs|\/(?:keyring|os-keychain|secrets-file)(?:-[A-Z0-9]+)?\.[jt]s$/.test(u)),
         [],
       );
       assert.ok((await stat(join(dataDir(home), "index.json"))).isFile());

@@ -1,4 +1,4 @@
-// Drives the BUILT binary (dist/bin/docker-credential-cloud, run `npm run build` first) as a
+// Drives the BUILT program (dist/docker-credential-cloud, or the launcher; run `npm run build` first) as a
 // subprocess with a hermetic environment: nothing is inherited but PATH, and every cloud SDK's
 // metadata probing is pinned off so no test traffic can leave loopback.
 import { spawn } from "node:child_process";
@@ -6,7 +6,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const BIN = join(ROOT, "dist", "bin", "docker-credential-cloud");
+/** The single-file executable users install (scripts/build-bin.ts). */
+export const EXECUTABLE = join(ROOT, "dist", "docker-credential-cloud");
+/** The portable Node launcher (scripts/build-cli.js), for platforms without an executable. */
+export const LAUNCHER = join(ROOT, "dist", "bin", "docker-credential-cloud");
+/** What the suites drive: the executable, or what DCC_TEST_BIN names (`npm run test:launcher`). */
+export const BIN = process.env.DCC_TEST_BIN ? join(ROOT, process.env.DCC_TEST_BIN) : EXECUTABLE;
+/**
+ * Known gap of the single-file executable, shown as a TODO (still run, never hidden): under Bun,
+ * `node-fetch` is Bun's own fetch, so google-auth-library's requests ignore the agent we give them
+ * (proxy decision, CA bundle) and the per-request timeout. docs/runtime.md; the Node launcher passes.
+ */
+export const GOOGLE_HTTP_GAP_ON_EXECUTABLE =
+  BIN === EXECUTABLE && "Bun: google-auth-library HTTP ignores our agent, CA and per-request timeout (docs/runtime.md)";
 export const TRACE_LOADS = join(ROOT, "test", "support", "trace-loads.mjs");
 
 export interface CliResult {

@@ -15,7 +15,7 @@
 // Independent of the code under test on purpose: it has its own duplicate-detecting JSON parser
 // (JSON.parse silently keeps the last duplicate) and its own duration reader. Only the glob
 // matcher is shared (src/glob.ts, itself tested against the kubelet's table).
-import { parseSchemelessUrl, urlsMatchStr } from "../../src/glob.ts";
+import { parseSchemelessUrl, urlsMatchStr } from "../../src/registry/glob.ts";
 
 export type JVal =
   | { t: "obj"; entries: [string, JVal][] }

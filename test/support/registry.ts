@@ -9,7 +9,9 @@
 //   127.0.0.2 test/e2e/harness.test.ts      127.0.0.3 test/e2e/ecr-skopeo.test.ts
 //   127.0.0.4 test/e2e/google-skopeo.test.ts 127.0.0.5 test/e2e/acr-skopeo.test.ts
 //   127.0.0.6 test/e2e/store-*.test.ts       127.0.0.7 test/e2e/kubelet-*.test.ts
-//   127.0.0.8 and up: free — add yours here.
+//   127.0.0.8 test/e2e/configure-clients.test.ts  127.0.0.9 test/e2e/configure-docker-pull.test.ts
+//   127.0.0.10 test/e2e/pull-secrets-skopeo.test.ts
+//   127.0.0.11 and up: free — add yours here.
 
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";

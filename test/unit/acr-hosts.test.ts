@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EMPTY_CONFIG } from "../../src/config.ts";
-import { type AzureCloud, parseAcrHost, parseServerUrl } from "../../src/hosts.ts";
+import { type AzureCloud, parseAcrHost, parseServerUrl } from "../../src/registry/hosts.ts";
 import { resolveRoute } from "../../src/resolver.ts";
 import type { Settings } from "../../src/settings.ts";
 

@@ -7,7 +7,14 @@ import type { AzureIdentity } from "../../src/config.ts";
 import { EMPTY_CONFIG } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { azureIdentity, managedIdentityHost, planAzure } from "../../src/identity/azure.ts";
-import { ACR_SCOPE, authorityFor, brief, jwtPayload, refreshTokenExpiry, scopeFor } from "../../src/providers/acr.ts";
+import {
+  ACR_SCOPE,
+  authorityFor,
+  brief,
+  jwtPayload,
+  refreshTokenExpiry,
+  scopeFor,
+} from "../../src/providers/azure/acr.ts";
 import { type AcrRoute, resolveRoute } from "../../src/resolver.ts";
 import type { Env, Settings } from "../../src/settings.ts";
 

@@ -1,7 +1,7 @@
 // The kubelet's URLsMatchStr table (spec/kubelet-plugin.md §1.6, from keyring_test.go).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { urlsMatchStr } from "../../src/glob.ts";
+import { urlsMatchStr } from "../../src/registry/glob.ts";
 
 const CASES: [string, string, boolean][] = [
   ["*.kubernetes.io", "abc.kubernetes.io", true],

@@ -2,7 +2,7 @@
 // get no route, so they can never receive a Google token.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isGoogleHost, parseServerUrl } from "../../src/hosts.ts";
+import { isGoogleHost, parseServerUrl } from "../../src/registry/hosts.ts";
 import { providerForHost } from "../../src/resolver.ts";
 
 const GOOGLE: readonly string[] = [

@@ -12,7 +12,7 @@ import {
   metadataBase,
   normalizeAudience,
   probeMetadata,
-} from "../../src/providers/google.ts";
+} from "../../src/providers/google/google.ts";
 
 const plan = (kind: string, describe = "X", impersonate?: string) =>
   ({ kind, describe, impersonate, client: {} }) as unknown as Parameters<typeof classifyGoogleError>[2];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isEcrPublicHost, parseAcrHost, parseEcrHost, parseServerUrl, storeKey } from "../../src/hosts.ts";
+import { isEcrPublicHost, parseAcrHost, parseEcrHost, parseServerUrl, storeKey } from "../../src/registry/hosts.ts";
 import { providerForHost } from "../../src/resolver.ts";
 
 const ECR: [string, { account: string; region: string; fips: boolean; dualStack: boolean } | null][] = [

@@ -13,8 +13,8 @@ import {
   parseDockerConfig,
 } from "../../src/keyring/docker-config.ts";
 import { interpretHelperRun } from "../../src/keyring/helper.ts";
+import type { CredentialProvider } from "../../src/keyring/kubelet-config.ts";
 import { isSelfProgram, selfPluginEnv } from "../../src/keyring/self.ts";
-import type { CredentialProvider } from "../../src/kubelet/config.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -78,8 +78,14 @@ describe("config files", () => {
   });
 
   test("default paths: $DOCKER_CONFIG, else ~/.docker; then ~/.dockercfg", () => {
-    assert.deepEqual(defaultDockerConfigPaths({}, "/h"), ["/h/.docker/config.json", "/h/.dockercfg"]);
-    assert.deepEqual(defaultDockerConfigPaths({ DOCKER_CONFIG: "/d" }, "/h"), ["/d/config.json", "/h/.dockercfg"]);
+    // The kubelet's own /var/lib/kubelet/config.json first (issue 12), then Docker's files.
+    const kubelet = "/var/lib/kubelet/config.json";
+    assert.deepEqual(defaultDockerConfigPaths({}, "/h"), [kubelet, "/h/.docker/config.json", "/h/.dockercfg"]);
+    assert.deepEqual(defaultDockerConfigPaths({ DOCKER_CONFIG: "/d" }, "/h"), [
+      kubelet,
+      "/d/config.json",
+      "/h/.dockercfg",
+    ]);
   });
 
   test("the reader re-reads a file only when it changed, and skips missing and broken files", async (t) => {
@@ -201,9 +207,16 @@ describe("recognising this program", () => {
   test("by name, or by where the file resolves", async (t) => {
     const dir = await tmpTree(t);
     await mkdir(join(dir, "opt", "bin"), { recursive: true });
+    // An installed tree as the node installer lays it out: <tree>/bin/<launcher>, <tree>/app/package.json.
     await writeFile(join(dir, "opt", "bin", "docker-credential-cloud"), "#!/bin/sh\n", { mode: 0o755 });
+    await mkdir(join(dir, "opt", "app"));
+    await writeFile(join(dir, "opt", "app", "package.json"), JSON.stringify({ name: "docker-credential-cloud" }));
     await symlink(join(dir, "opt", "bin", "docker-credential-cloud"), join(dir, "ecr-provider"));
     await writeFile(join(dir, "other-provider"), "#!/bin/sh\n", { mode: 0o755 });
+    // Our name on some other program (issue 12, defect 5): not us.
+    await mkdir(join(dir, "elsewhere"));
+    await writeFile(join(dir, "elsewhere", "docker-credential-cloud"), "#!/bin/sh\n", { mode: 0o755 });
+    assert.equal(isSelfProgram("docker-credential-cloud", join(dir, "elsewhere", "docker-credential-cloud")), false);
     assert.equal(isSelfProgram("docker-credential-cloud", null), true);
     assert.equal(isSelfProgram("ecr-provider", join(dir, "ecr-provider")), true);
     assert.equal(isSelfProgram("other-provider", join(dir, "other-provider")), false);

@@ -2,7 +2,7 @@
 // ParseNormalizedNamed), and its Docker Hub test (isDefaultRegistryMatch, from keyring_test.go).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { InvalidImageError, isDockerHubImage, normalizeImage } from "../../src/keyring/image.ts";
+import { InvalidImageError, isDockerHubImage, normalizeImage } from "../../src/registry/image.ts";
 
 const SHA = `sha256:${"a".repeat(64)}`;
 

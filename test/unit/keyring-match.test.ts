@@ -3,9 +3,9 @@
 // from them (server_address, de-duplication).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { normalizeImage } from "../../src/keyring/image.ts";
 import { serverAddressFor, toAuthConfigs } from "../../src/keyring/keyring.ts";
 import { type Found, KeyIndex, normalizeKey } from "../../src/keyring/match.ts";
+import { normalizeImage } from "../../src/registry/image.ts";
 
 const KEYS: [string, string | null][] = [
   ["https://index.docker.io/v1/", "index.docker.io"],

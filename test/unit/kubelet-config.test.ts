@@ -16,11 +16,11 @@ import {
   providerMatchesImage,
   qualifiedNameErrors,
   validateCredentialProviderConfig,
-} from "../../src/kubelet/config.ts";
-import { schemelessUrlError } from "../../src/kubelet/url.ts";
-import { ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID } from "../../src/providers/acr.ts";
-import { WORKLOAD_ROLE_ANNOTATION } from "../../src/providers/ecr.ts";
-import { GKE_SERVICE_ACCOUNT_ANNOTATION, WORKLOAD_PROVIDER_ANNOTATION } from "../../src/providers/google.ts";
+} from "../../src/keyring/kubelet-config.ts";
+import { WORKLOAD_ROLE_ANNOTATION } from "../../src/providers/aws/ecr.ts";
+import { ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID } from "../../src/providers/azure/acr.ts";
+import { GKE_SERVICE_ACCOUNT_ANNOTATION, WORKLOAD_PROVIDER_ANNOTATION } from "../../src/providers/google/google.ts";
+import { schemelessUrlError } from "../../src/registry/url.ts";
 import { providerForHost } from "../../src/resolver.ts";
 import { ROOT } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";

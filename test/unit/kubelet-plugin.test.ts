@@ -252,3 +252,19 @@ describe("plugin adapter", () => {
     assert.ok(!r.stderr.includes("sa-token-value"), r.stderr);
   });
 });
+
+test("a huge request with a garbage kind or apiVersion gets a short error line quoting an excerpt", async (t) => {
+  for (const field of ["kind", "apiVersion"] as const) {
+    const req = {
+      kind: "CredentialProviderRequest",
+      apiVersion: "credentialprovider.kubelet.k8s.io/v1",
+      image: "gcr.io/p/i",
+      [field]: "x".repeat(1_100_000),
+    };
+    const r = await handleKubeletRequest(JSON.stringify(req), (await setup(t)).deps);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.ok(r.stderr.length < 300, `${field}: ${r.stderr.length} characters on stderr`);
+    assert.match(r.stderr, /"x{64}"… \(1100000 characters\)/);
+  }
+});

@@ -4,13 +4,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { handleDockerAction } from "../../src/adapters/docker-helper.ts";
+import { WIRE } from "../../src/adapters/docker-wire.ts";
 import { fileCache } from "../../src/cache/cache.ts";
 import type { CredentialDeps } from "../../src/credentials.ts";
 import { createLogger } from "../../src/log.ts";
 import type { ProviderLoader } from "../../src/providers/types.ts";
 import { loadSettings } from "../../src/settings.ts";
 import { openStore } from "../../src/store/store.ts";
-import { WIRE } from "../../src/wire.ts";
 import { baseEnv } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";
 

@@ -8,7 +8,7 @@ import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import { path } from "../../builtins.ts";
 import { oneLine } from "../../errors.ts";
 import { scrub } from "../../log.ts";
-import { decodeAuthorizationToken, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "../../providers/ecr.ts";
+import { decodeAuthorizationToken, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "../../providers/aws/ecr.ts";
 import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
 import type { Env } from "../../settings.ts";
 import type { State } from "./output.ts";
@@ -105,12 +105,11 @@ export const walkAws = async (route: EcrRoute | EcrPublicRoute, o: WalkOptions):
 
   if (route.workload) {
     // Kubelet service-account token mode: the pod's token, exchanged for the annotated role.
-    let roleArn: string;
-    try {
-      roleArn = workloadRoleArn(route.workload, env);
-    } catch (e) {
-      steps.push({ source: "kubelet service-account token", state: "failed", detail: oneLine(e) });
-      return { steps, error: oneLine(e) };
+    const roleArn = workloadRoleArn(route.workload, env);
+    if (!roleArn) {
+      const why = `the kubelet sent a service-account token but no role to assume: annotate the service account with ${WORKLOAD_ROLE_ANNOTATION}=<role ARN>, or set AWS_ECR_ROLE_ARN in the provider's env`;
+      steps.push({ source: "kubelet service-account token", state: "failed", detail: why });
+      return { steps, error: why };
     }
     const from = route.workload.annotations[WORKLOAD_ROLE_ANNOTATION]
       ? `annotation ${WORKLOAD_ROLE_ANNOTATION}`

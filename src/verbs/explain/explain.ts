@@ -9,13 +9,13 @@ import type { TokenCache } from "../../cache/cache.ts";
 import { isFresh } from "../../cache/entry.ts";
 import { type CredentialDeps, routeToken } from "../../credentials.ts";
 import { oneLine } from "../../errors.ts";
-import { parseAcrHost, parseEcrHost, parseServerUrl } from "../../hosts.ts";
-import { normalizeImage } from "../../keyring/image.ts";
+import { parseAcrHost, parseEcrHost, parseServerUrl } from "../../registry/hosts.ts";
+import { normalizeImage } from "../../registry/image.ts";
 import { createLogger, scrub } from "../../log.ts";
-import { WORKLOAD_ROLE_ANNOTATION } from "../../providers/ecr.ts";
+import { WORKLOAD_ROLE_ANNOTATION } from "../../providers/aws/ecr.ts";
 import { findRule, providerForHost, type Route, resolveRoute, type Workload } from "../../resolver.ts";
-import { type Env, loadSettings, type Settings } from "../../settings.ts";
-import { credentialDeps } from "../../wiring.ts";
+import type { Env, Settings } from "../../settings.ts";
+import { credentialDeps, edgeSettings } from "../../wiring.ts";
 import { type AwsWalk, type ChainStep, ecrTokenWith, roleOfSession, walkAws } from "./aws-chain.ts";
 import { mark, type Style, styleFor, type VerbContext, type VerbResult, when } from "./output.ts";
 import { type Probe, probeRegistry } from "./probe.ts";
@@ -361,7 +361,7 @@ export const run = async (argv: string[], ctx: VerbContext): Promise<VerbResult>
   const home = ctx.home;
   let settings: Settings;
   try {
-    settings = await loadSettings(ctx.env, home);
+    settings = await edgeSettings(ctx.env, home);
   } catch (e) {
     return usage(scrub(oneLine(e)));
   }

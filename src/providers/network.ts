@@ -1,0 +1,218 @@
+// The network every provider's SDK uses, decided in one place (imported on a cache miss only):
+//   - proxies: HTTPS_PROXY/https_proxy, HTTP_PROXY/http_proxy and NO_PROXY (host names, ".suffix"
+//     and "suffix" domains, host:port, "*") as proxy-from-env reads them, through proxy-agent; the
+//     library is loaded only when a proxy variable is set;
+//   - link-local metadata (169.254.0.0/16 — EC2/Azure IMDS, the ECS/EKS container endpoints —,
+//     fd00:ec2::254, metadata.google.internal, and endpoints configured by GCE_METADATA_HOST,
+//     AWS_EC2_METADATA_SERVICE_ENDPOINT, AZURE_POD_IDENTITY_AUTHORITY_HOST…) is NEVER sent through a proxy: a proxy cannot reach
+//     the host's own metadata service, and must not see what it answers;
+//   - custom CA bundles: AWS_CA_BUNDLE and SSL_CERT_FILE are added to Node's default trust store
+//     (NODE_EXTRA_CA_CERTS Node itself adds at start-up), so proxied and direct calls trust them.
+//
+// The SDKs get one agent (agent-base picks http or https per request): the AWS SDK through its
+// NodeHttpHandler, gaxios through transporterOptions.agent, @azure/identity and our ACR exchange
+// through the pipeline's `agent`. gcp-metadata (the Google metadata token) takes no agent: for it,
+// the link-local hosts are appended to NO_PROXY/no_proxy of this process when a proxy is set.
+
+import { readFile } from "node:fs/promises";
+import type { Agent } from "node:http";
+import tls from "node:tls";
+import type { Env } from "../env.ts";
+import { ConfigError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+/** Host names that always mean "this machine's metadata service". */
+export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;
+
+/** True for link-local metadata and credential endpoints, which are never proxied. */
+export const isLinkLocal = (hostname: string): boolean => {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return (
+    (METADATA_HOSTS as readonly string[]).includes(h) ||
+    /^169\.254\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    /^fe[89ab][0-9a-f]?:/.test(h)
+  );
+};
+
+// Variables that point a cloud's metadata or managed-identity endpoint elsewhere (tests, sidecars,
+// App Service): those endpoints are by definition local and are never proxied either.
+const METADATA_ENDPOINT_VARS = [
+  "GCE_METADATA_HOST",
+  "GCE_METADATA_IP",
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+  "IDENTITY_ENDPOINT",
+  "IMDS_ENDPOINT",
+  "MSI_ENDPOINT",
+] as const;
+
+/** host:port of each configured metadata endpoint (a bare host means port 80). */
+export const metadataEndpoints = (env: Env): string[] =>
+  METADATA_ENDPOINT_VARS.flatMap((v) => {
+    const raw = env[v];
+    if (!raw) return [];
+    try {
+      const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+      return [`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`];
+    } catch {
+      return [];
+    }
+  });
+
+/** Whether a request URL goes to metadata: link-local, or a configured metadata endpoint. */
+export const isMetadataUrl = (url: string, env: Env): boolean => {
+  const u = new URL(url);
+  if (isLinkLocal(u.hostname)) return true;
+  const hostPort = `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+  return metadataEndpoints(env).includes(hostPort);
+};
+
+const PROXY_VARS = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] as const;
+
+export const proxyConfigured = (env: Env): boolean => PROXY_VARS.some((v) => Boolean(env[v]));
+
+export interface Network {
+  /** undefined: no proxy is configured; the SDKs' defaults connect directly. */
+  agent: Agent | undefined;
+}
+
+let cached: Promise<Network> | undefined;
+
+const trustBundles = async (env: Env): Promise<void> => {
+  const files = [env.AWS_CA_BUNDLE, env.SSL_CERT_FILE].filter((f): f is string => Boolean(f));
+  if (files.length === 0) return;
+  const pems: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
+      const name = file === env.AWS_CA_BUNDLE ? "AWS_CA_BUNDLE" : "SSL_CERT_FILE";
+      throw new ConfigError(`${name}: ${file} cannot be read (${code})`);
+    }
+    pems.push(...(text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []));
+  }
+  if (pems.length === 0) return;
+  // Node ≥ 22.19 / 24.5: one switch for every TLS connection of the process.
+  const t = tls as typeof tls & {
+    getCACertificates?: (which: string) => string[];
+    setDefaultCACertificates?: (certs: string[]) => void;
+  };
+  if (!t.setDefaultCACertificates || !t.getCACertificates) {
+    throw new ConfigError("AWS_CA_BUNDLE/SSL_CERT_FILE need Node ≥ 22.19; use NODE_EXTRA_CA_CERTS instead");
+  }
+  t.setDefaultCACertificates([...t.getCACertificates("default"), ...pems]);
+};
+
+const build = async (env: Env): Promise<Network> => {
+  await trustBundles(env);
+  if (!proxyConfigured(env)) return { agent: undefined };
+  // For the libraries that read NO_PROXY themselves (gcp-metadata through gaxios, which takes
+  // NO_PROXY over no_proxy): both get the union of the two and the metadata hosts.
+  const list = [...new Set([process.env.NO_PROXY, process.env.no_proxy].flatMap((v) => (v ?? "").split(",")))]
+    .map((x) => x.trim())
+    .filter(Boolean);
+  // gaxios matches an entry against a URL's origin too, so a configured endpoint excludes only itself.
+  const extra = [...METADATA_HOSTS, ...metadataEndpoints(env).map((hp) => `http://${hp.replace(/:80$/, "")}`)];
+  const merged = [...list, ...extra.filter((h) => !list.includes(h))].join(",");
+  process.env.NO_PROXY = merged;
+  process.env.no_proxy = merged;
+  const { ProxyAgent } = await import("proxy-agent");
+  const agent = new ProxyAgent({ keepAlive: false });
+  // proxy-agent's own decision (proxy-from-env: *_PROXY, NO_PROXY with hosts, suffixes, ports, "*"),
+  // except that metadata is always direct.
+  const fromEnv = agent.getProxyForUrl;
+  agent.getProxyForUrl = (url, req) => (isMetadataUrl(url, env) ? "" : fromEnv(url, req));
+  return { agent };
+};
+
+/** The process's network setup for providers, built once (a provider call may come from the keyring too). */
+export const network = async (env: Env, log?: Logger): Promise<Network> => {
+  if (log) await traceHttp(log);
+  cached ??= build(env).catch((e) => {
+    cached = undefined;
+    throw e;
+  });
+  return cached;
+};
+
+/**
+ * How long a metadata service may take to accept a TCP connection. A real one is on the host (or
+ * the hypervisor) and accepts in well under a millisecond; off the cloud, link-local packets are
+ * usually dropped, and this is what a laptop with no identity pays, once per negative-cache period.
+ */
+export const METADATA_CONNECT_MS = 200;
+
+const reachability = new Map<string, Promise<boolean>>();
+
+/** Whether something accepts TCP connections at host:port within `ms` (memoized per process). */
+export const reachable = (host: string, port: number, ms = METADATA_CONNECT_MS): Promise<boolean> => {
+  const key = `${host}:${port}`;
+  let p = reachability.get(key);
+  if (!p) {
+    p = import("node:net").then(
+      ({ connect }) =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect({ host: host.replace(/^\[|\]$/g, ""), port });
+          const done = (v: boolean) => {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve(v);
+          };
+          const timer = setTimeout(() => done(false), ms);
+          socket.once("connect", () => done(true));
+          socket.once("error", () => done(false));
+        }),
+    );
+    reachability.set(key, p);
+  }
+  return p;
+};
+
+let tracing = false;
+let lastError: { host: string; code: string } | undefined;
+
+/**
+ * The last connection-level failure of any HTTP request in this process (host and error code, as
+ * Node reported it), for SDKs whose errors drop the cause (MSAL's "network_error").
+ */
+export const recentNetworkError = (): { host: string; code: string } | undefined => lastError;
+
+/**
+ * Watches every HTTP exchange any SDK makes through node:http/https, from Node's
+ * diagnostics_channel (so no SDK needs a hook of its own): it remembers the last connection
+ * failure, and at debug level logs one line per exchange — method, host, status and time; never a
+ * path, header or body (they carry tokens).
+ */
+export const traceHttp = async (log: Logger): Promise<void> => {
+  if (tracing) return;
+  tracing = true;
+  const debug = log.level === "debug";
+  const dc = await import("node:diagnostics_channel");
+  const started = new WeakMap<object, number>();
+  type Req = { method?: string; host?: string; getHeader?: (n: string) => unknown };
+  const hostOf = (req: Req): string => String(req.getHeader?.("host") ?? req.host ?? "?");
+  const elapsed = (req: object): string => {
+    const t0 = started.get(req);
+    return t0 === undefined ? "?" : String(Math.round(performance.now() - t0));
+  };
+  dc.subscribe("http.client.request.start", (m) => {
+    started.set((m as { request: object }).request, performance.now());
+  });
+  if (debug) {
+    dc.subscribe("http.client.response.finish", (m) => {
+      const { request, response } = m as { request: Req; response: { statusCode?: number } };
+      log.debug(
+        `http: ${request.method ?? "?"} ${hostOf(request)} → ${response.statusCode ?? "?"} (${elapsed(request)} ms)`,
+      );
+    });
+  }
+  dc.subscribe("http.client.request.error", (m) => {
+    const { request, error } = m as { request: Req; error: { code?: string; name?: string } };
+    const code = error.code ?? error.name ?? "error";
+    lastError = { host: hostOf(request), code };
+    if (debug) log.debug(`http: ${request.method ?? "?"} ${hostOf(request)} → ${code} (${elapsed(request)} ms)`);
+  });
+};

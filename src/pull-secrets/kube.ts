@@ -1,0 +1,113 @@
+// The cluster, through @kubernetes/client-node (loaded only by the pull-secrets verb). Plain
+// objects in, plain objects out; a missing object is `undefined`; a 409 is a ConflictError.
+import * as k8s from "@kubernetes/client-node";
+
+export type Obj = {
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  type?: string;
+  data?: Record<string, string>;
+  imagePullSecrets?: { name: string }[];
+  spec?: Record<string, unknown>;
+  [k: string]: unknown;
+};
+
+export class ConflictError extends Error {}
+
+export interface Kube {
+  listNamespaces(): Promise<{ items: Obj[]; resourceVersion: string }>;
+  /** Streams namespace events from `resourceVersion`; resolves with the abort handle. */
+  watchNamespaces(
+    resourceVersion: string,
+    onEvent: (type: string, obj: Obj) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<{ abort(): void }>;
+  getSecret(ns: string, name: string): Promise<Obj | undefined>;
+  createSecret(ns: string, obj: Obj): Promise<Obj>;
+  replaceSecret(ns: string, obj: Obj): Promise<Obj>;
+  deleteSecret(ns: string, name: string): Promise<void>;
+  listServiceAccounts(ns: string): Promise<Obj[]>;
+  getServiceAccount(ns: string, name: string): Promise<Obj | undefined>;
+  replaceServiceAccount(ns: string, obj: Obj): Promise<Obj>;
+  getLease(ns: string, name: string): Promise<Obj | undefined>;
+  createLease(ns: string, obj: Obj): Promise<Obj>;
+  replaceLease(ns: string, obj: Obj): Promise<Obj>;
+}
+
+const code = (e: unknown): number | undefined => (e as { code?: number }).code;
+
+const wrap = async <T>(p: Promise<T>): Promise<T> => {
+  try {
+    return await p;
+  } catch (e) {
+    if (code(e) === 409) throw new ConflictError("conflict");
+    // The client's message embeds the response body and headers; keep one clean line.
+    if (code(e) !== undefined) throw new Error(`Kubernetes API answered HTTP ${code(e)}`);
+    throw e;
+  }
+};
+const orMissing = async <T>(p: Promise<T>): Promise<T | undefined> => {
+  try {
+    return await p;
+  } catch (e) {
+    if (code(e) === 404) return undefined;
+    return wrap(Promise.reject(e));
+  }
+};
+
+export const connect = (kubeconfig: string | undefined): Kube => {
+  const kc = new k8s.KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  const plain = <T>(x: T): Obj => JSON.parse(JSON.stringify(x)) as Obj;
+  return {
+    listNamespaces: async () => {
+      const l = await wrap(core.listNamespace());
+      return { items: l.items.map(plain), resourceVersion: l.metadata?.resourceVersion ?? "" };
+    },
+    watchNamespaces: async (resourceVersion, onEvent, onDone) => {
+      const w = new k8s.Watch(kc);
+      const ctl = await w.watch(
+        "/api/v1/namespaces",
+        { resourceVersion, allowWatchBookmarks: true },
+        (type, obj) => onEvent(type, obj as Obj),
+        onDone,
+      );
+      return { abort: () => ctl.abort() };
+    },
+    getSecret: (namespace, name) => orMissing(core.readNamespacedSecret({ namespace, name }).then(plain)),
+    createSecret: (namespace, body) =>
+      wrap(core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret }).then(plain)),
+    replaceSecret: (namespace, body) =>
+      wrap(
+        core.replaceNamespacedSecret({ namespace, name: body.metadata.name, body: body as k8s.V1Secret }).then(plain),
+      ),
+    deleteSecret: async (namespace, name) => {
+      await orMissing(core.deleteNamespacedSecret({ namespace, name }));
+    },
+    listServiceAccounts: async (namespace) =>
+      (await wrap(core.listNamespacedServiceAccount({ namespace }))).items.map(plain),
+    getServiceAccount: (namespace, name) =>
+      orMissing(core.readNamespacedServiceAccount({ namespace, name }).then(plain)),
+    replaceServiceAccount: (namespace, body) =>
+      wrap(
+        core
+          .replaceNamespacedServiceAccount({ namespace, name: body.metadata.name, body: body as k8s.V1ServiceAccount })
+          .then(plain),
+      ),
+    getLease: (namespace, name) => orMissing(coord.readNamespacedLease({ namespace, name }).then(plain)),
+    createLease: (namespace, body) =>
+      wrap(coord.createNamespacedLease({ namespace, body: body as k8s.V1Lease }).then(plain)),
+    replaceLease: (namespace, body) =>
+      wrap(
+        coord.replaceNamespacedLease({ namespace, name: body.metadata.name, body: body as k8s.V1Lease }).then(plain),
+      ),
+  };
+};

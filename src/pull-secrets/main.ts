@@ -1,0 +1,277 @@
+// `docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]`:
+// keeps one kubernetes.io/dockerconfigjson secret per selected namespace filled with every
+// configured registry's current short-lived credentials, and the selected service accounts
+// pointing at it. Loaded lazily by src/cli.ts; @kubernetes/client-node is imported only here.
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { parseArgs } from "node:util";
+import { oneLine } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { type PullSecretsConfig, parseConfig } from "./config.ts";
+import type { Kube, Obj } from "./kube.ts";
+import { LeaderElector } from "./leader.ts";
+import { Metrics } from "./metrics.ts";
+import { type Change, type Fresh, type ReconcileOptions, reconcileNamespace, releaseNamespace } from "./reconcile.ts";
+import { namespaceSelector } from "./select.ts";
+
+export interface PullSecretsContext {
+  credentials(host: string): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
+  log: Logger;
+  now: () => number;
+  /** Ends the long-running mode (SIGTERM). */
+  signal?: AbortSignal;
+  /** Test seam: the cluster; by default @kubernetes/client-node from the kubeconfig or in-cluster. */
+  connect?: (kubeconfig: string | undefined) => Kube | Promise<Kube>;
+  /** Identity for the Lease holder (default: $POD_NAME or host name + pid, given by the CLI). */
+  identity: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface VerbResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+const USAGE = "usage: docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]";
+
+export const fetchAll = async (cfg: PullSecretsConfig, ctx: PullSecretsContext, metrics?: Metrics): Promise<Fresh> => {
+  const fresh: Fresh = new Map();
+  await Promise.all(
+    cfg.registries.map(async (host) => {
+      try {
+        const c = await ctx.credentials(host);
+        if (!c.secret) throw new Error("empty credential");
+        fresh.set(host, c);
+        metrics?.success(host, ctx.now(), c.expiresAt);
+      } catch (e) {
+        fresh.set(host, e instanceof Error ? e : new Error(String(e)));
+        metrics?.failure(host);
+        ctx.log.error(`credentials for ${host}: ${oneLine(e)}`);
+      }
+    }),
+  );
+  return fresh;
+};
+
+/** Half of the shortest remaining token life, ±10 % jitter, within [10 s, 1 h]. */
+export const nextRefreshMs = (fresh: Fresh, now: number, random = Math.random): number => {
+  let shortest = 3_600_000 * 2;
+  for (const c of fresh.values())
+    if (!(c instanceof Error) && c.expiresAt !== undefined) shortest = Math.min(shortest, c.expiresAt - now);
+  const half = shortest / 2;
+  return Math.round(Math.min(3_600_000, Math.max(10_000, half * (0.9 + 0.2 * random()))));
+};
+
+/** Exponential backoff with full jitter: 5 s, 10 s ... capped at 5 min. */
+export const backoffMs = (attempt: number, random = Math.random): number =>
+  Math.round(Math.min(300_000, 5_000 * 2 ** Math.max(0, attempt - 1)) * (0.5 + 0.5 * random()));
+
+const labelsOf = (o: Obj) => o.metadata.labels ?? {};
+
+/** One full pass over every namespace. */
+export const reconcileAll = async (
+  kube: Kube,
+  fresh: Fresh,
+  o: ReconcileOptions,
+): Promise<{ changes: Change[]; errors: string[]; resourceVersion: string }> => {
+  const selected = namespaceSelector(o.cfg);
+  const { items, resourceVersion } = await kube.listNamespaces();
+  const changes: Change[] = [];
+  const errors: string[] = [];
+  for (const ns of items) {
+    const name = ns.metadata.name;
+    try {
+      if (selected(name, labelsOf(ns))) changes.push(...(await reconcileNamespace(name, fresh, o)));
+      else changes.push(...(await releaseNamespace(name, o)));
+    } catch (e) {
+      errors.push(`namespace ${name}: ${oneLine(e)}`);
+      o.log.warn(`namespace ${name}: ${oneLine(e)}`);
+    }
+  }
+  return { changes, errors, resourceVersion };
+};
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): Promise<VerbResult> => {
+  let values: { config?: string; once?: boolean; kubeconfig?: string; "dry-run"?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: "string" },
+        once: { type: "boolean" },
+        kubeconfig: { type: "string" },
+        "dry-run": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: ${oneLine(e)}\n${USAGE}\n`, code: 2 };
+  }
+  if (values.help) return { stdout: `${USAGE}\n`, stderr: "", code: 0 };
+  if (!values.config)
+    return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: --config is required\n${USAGE}\n`, code: 2 };
+  let cfg: PullSecretsConfig;
+  try {
+    cfg = parseConfig(readFileSync(values.config, "utf8"), values.config);
+  } catch (e) {
+    return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: ${oneLine(e)}\n`, code: 2 };
+  }
+  const dryRun = values["dry-run"] === true;
+  let kube: Kube;
+  try {
+    kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(values.kubeconfig ?? ctx.env.KUBECONFIG);
+  } catch (e) {
+    return {
+      stdout: "",
+      stderr: `docker-credential-cloud: pull-secrets: cannot load the cluster configuration: ${oneLine(e)}\n`,
+      code: 2,
+    };
+  }
+  const o: ReconcileOptions = { kube, cfg, dryRun, log: ctx.log };
+  const report = (changes: Change[]) =>
+    changes.map((c) => `${dryRun ? "would " : ""}${c.action} in namespace ${c.namespace}\n`).join("");
+  if (values.once || dryRun) {
+    const fresh = await fetchAll(cfg, ctx);
+    try {
+      const r = await reconcileAll(kube, fresh, o);
+      const failed = [...fresh.values()].some((c) => c instanceof Error) || r.errors.length > 0;
+      return { stdout: report(r.changes) || (dryRun ? "no changes\n" : ""), stderr: "", code: failed ? 1 : 0 };
+    } catch (e) {
+      return { stdout: "", stderr: `docker-credential-cloud: pull-secrets: ${oneLine(e)}\n`, code: 1 };
+    }
+  }
+  return runForever(kube, cfg, o, ctx);
+};
+
+const runForever = async (
+  kube: Kube,
+  cfg: PullSecretsConfig,
+  o: ReconcileOptions,
+  ctx: PullSecretsContext,
+): Promise<VerbResult> => {
+  const metrics = new Metrics();
+  const stop = ctx.signal;
+  let server: Server | undefined;
+  if (cfg.metricsPort) {
+    server = createServer((req, res) => {
+      if (req.url === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      } else if (req.url === "/metrics") {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metrics.render(ctx.now()));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server?.once("error", reject);
+      server?.listen(cfg.metricsPort, ctx.env.PULL_SECRETS_LISTEN_ADDRESS ?? "0.0.0.0", resolve);
+    });
+    ctx.log.info(`serving /healthz and /metrics on port ${(server.address() as { port: number }).port}`);
+  }
+  const elector = new LeaderElector(
+    kube,
+    cfg.lease,
+    ctx.identity,
+    ctx.now,
+    ctx.log,
+    Number(ctx.env.PULL_SECRETS_LEASE_SECONDS ?? 15),
+  );
+  const selected = namespaceSelector(cfg);
+  let fresh: Fresh = new Map();
+  // The live watch: a token set before the request starts (its end may be reported before the
+  // request's promise settles) and the handle to abort it.
+  let watch: { abort(): void } | undefined;
+  let aborter: { abort(): void } | undefined;
+  let failures = 0;
+  let wake: (() => void) | undefined;
+  let shortWatches = 0;
+  try {
+    while (!stop?.aborted) {
+      if (!(await elector.tryAcquire())) {
+        metrics.leader = false;
+        aborter?.abort();
+        watch = undefined;
+        await sleep(elector.retryMs(), stop);
+        continue;
+      }
+      metrics.leader = true;
+      // A watch that keeps ending at once (API errors) must not turn into a hot re-list loop.
+      if (shortWatches > 0) await sleep(backoffMs(shortWatches), stop);
+      if (stop?.aborted) break;
+      fresh = await fetchAll(cfg, ctx, metrics);
+      const anyFailed = [...fresh.values()].some((c) => c instanceof Error);
+      let wait: number;
+      try {
+        const r = await reconcileAll(kube, fresh, o);
+        for (const c of r.changes) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
+        metrics.passes += 1;
+        if (!watch) {
+          // New namespaces within seconds: a watch from the list's resourceVersion; when it ends
+          // (dropped, 410 Gone), the next loop turn re-lists and watches again.
+          let rv = r.resourceVersion;
+          const started = ctx.now();
+          const token = { abort: () => {} };
+          watch = token;
+          const handle = await kube.watchNamespaces(
+            rv,
+            (type, obj) => {
+              if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+              if (type !== "ADDED" && type !== "MODIFIED") return;
+              const name = obj.metadata.name;
+              const task = selected(name, labelsOf(obj))
+                ? reconcileNamespace(name, fresh, o)
+                : releaseNamespace(name, o);
+              task.then(
+                (cs) => {
+                  for (const c of cs) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
+                },
+                (e) => ctx.log.warn(`namespace ${name}: ${oneLine(e)}`),
+              );
+            },
+            (err) => {
+              if (err) ctx.log.warn(`namespace watch ended: ${oneLine(err)}; resyncing`);
+              shortWatches = ctx.now() - started < 5_000 ? shortWatches + 1 : 0;
+              if (watch === token) watch = undefined;
+              wake?.();
+            },
+          );
+          if (watch === token) aborter = handle;
+          else handle.abort();
+        }
+        failures = anyFailed || r.errors.length ? failures + 1 : 0;
+        wait = failures
+          ? Math.min(backoffMs(failures), nextRefreshMs(fresh, ctx.now()))
+          : nextRefreshMs(fresh, ctx.now());
+      } catch (e) {
+        failures += 1;
+        metrics.apiErrors += 1;
+        ctx.log.warn(`reconcile failed: ${oneLine(e)}`);
+        wait = backoffMs(failures);
+      }
+      // Sleep until the refresh is due, the watch ends, or leadership must be renewed.
+      const until = ctx.now() + wait;
+      while (!stop?.aborted && ctx.now() < until && watch) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          sleep(Math.min(until - ctx.now(), elector.renewMs()), stop).then(resolve);
+        });
+        wake = undefined;
+        if (watch && !(await elector.tryAcquire())) break;
+      }
+    }
+  } finally {
+    aborter?.abort();
+    await elector.release();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+  return { stdout: "", stderr: "", code: 0 };
+};

@@ -1,0 +1,219 @@
+// Corporate networks: the built CLI through a real forward proxy (Debian's tinyproxy) for every
+// cloud. tinyproxy forwards the cloud host names to the fakes' MITM proxies (Upstream rules) and
+// logs every request line, so the test sees exactly which CONNECTs (and plain proxied requests)
+// each cloud made — and that metadata traffic never reached the proxy.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { baseEnv, GOOGLE_HTTP_GAP_ON_EXECUTABLE, runCli } from "../support/cli.ts";
+import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
+import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
+import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
+import { tmpTree } from "../support/tmp.ts";
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
+
+interface Tinyproxy {
+  url: string;
+  /** The request lines logged since the last call (e.g. "CONNECT oauth2.googleapis.com:443 HTTP/1.1"). */
+  take(): Promise<string[]>;
+  close(): void;
+}
+
+const startTinyproxy = async (dir: string, upstreams: [string, string][]): Promise<Tinyproxy> => {
+  const port = await freePort();
+  const log = join(dir, "tinyproxy.log");
+  await writeFile(log, "");
+  const conf = join(dir, "tinyproxy.conf");
+  await writeFile(
+    conf,
+    [
+      `Port ${port}`,
+      "Listen 127.0.0.1",
+      "Timeout 30",
+      `LogFile "${log}"`,
+      "LogLevel Connect",
+      "MaxClients 50",
+      "Allow 127.0.0.1",
+      "DisableViaHeader Yes",
+      ...upstreams.map(([proxy, domain]) => `Upstream http ${proxy} "${domain}"`),
+      "",
+    ].join("\n"),
+  );
+  const child = spawn("tinyproxy", ["-d", "-c", conf], { stdio: "ignore" });
+  // Ready once it accepts connections.
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(true));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let seen = 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    take: async () => {
+      const lines = (await readFile(log, "utf8")).split("\n");
+      const requests = lines
+        .slice(seen)
+        .map((l) => /Request \(file descriptor \d+\): (.*)$/.exec(l)?.[1])
+        .filter((x): x is string => Boolean(x));
+      seen = lines.length - 1;
+      return requests;
+    },
+    close: () => child.kill(),
+  };
+};
+
+/** The child env: the proxy instead of the fake's own, NO_PROXY cleared unless a test sets it. */
+const viaProxy = (env: Record<string, string>, proxy: Tinyproxy, extra: Record<string, string> = {}) => {
+  const e: Record<string, string> = { ...env, HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, ...extra };
+  if (!("NO_PROXY" in extra)) delete e.NO_PROXY;
+  delete e.no_proxy;
+  return e;
+};
+
+describe("through a real proxy (tinyproxy)", () => {
+  let google: FakeGoogle;
+  let azure: FakeAzure;
+  let aws: FakeAws;
+  let proxy: Tinyproxy;
+  let dir: string;
+
+  before(async () => {
+    dir = await tmpTree(undefined);
+    google = await startFakeGoogle();
+    azure = await startFakeAzure({
+      clients: { "sp-app": { secret: "sp-secret-value" } },
+      registries: { "myregistry.azurecr.io": {} },
+      imds: { systemAssigned: true, clientIds: [] },
+    });
+    aws = await startFakeAws({ keys: { AKIAPROXYTEST: "proxy-secret" } });
+    const g = new URL(google.env().HTTPS_PROXY ?? "").host;
+    const a = azure.proxy.url.replace(/^http:\/\//, "");
+    proxy = await startTinyproxy(dir, [
+      [g, ".googleapis.com"],
+      [a, "login.microsoftonline.com"],
+      [a, "myregistry.azurecr.io"],
+    ]);
+  });
+  after(async () => {
+    proxy?.close();
+    await google?.close();
+    await azure?.close();
+    await aws?.close();
+  });
+
+  test("Google: the token endpoint through the proxy (CONNECT oauth2.googleapis.com:443)", async (t) => {
+    const home = await tmpTree(t);
+    const key = join(home, "key.json");
+    await writeFile(key, JSON.stringify(google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com")));
+    await proxy.take();
+    const env = viaProxy({ ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key }, proxy);
+    const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok((await proxy.take()).includes("CONNECT oauth2.googleapis.com:443 HTTP/1.1"));
+  });
+
+  test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", {
+    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
+  }, async (t) => {
+    const caFile = google.env().NODE_EXTRA_CA_CERTS ?? "";
+    for (const name of ["SSL_CERT_FILE", "AWS_CA_BUNDLE"]) {
+      const home = await tmpTree(t);
+      const key = join(home, "key.json");
+      await writeFile(key, JSON.stringify(google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com")));
+      const env = viaProxy(
+        { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key, NODE_EXTRA_CA_CERTS: "" },
+        proxy,
+      );
+      const untrusted = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
+      assert.equal(untrusted.code, 1, "without the bundle the test CA is not trusted");
+      const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", { ...env, [name]: caFile });
+      assert.equal(r.code, 0, `${name}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
+  test("Google metadata server: direct, never through the proxy", {
+    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
+  }, async (t) => {
+    const home = await tmpTree(t);
+    const env = viaProxy({ ...baseEnv(home), ...google.env(), GCE_METADATA_HOST: google.metadataHost }, proxy);
+    delete env.METADATA_SERVER_DETECTION;
+    await proxy.take();
+    const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const seen = await proxy.take();
+    assert.deepEqual(
+      seen.filter((l) => l.includes(google.metadataHost)),
+      [],
+      `metadata reached the proxy: ${seen.join("; ")}`,
+    );
+  });
+
+  test("Azure: Entra and the registry exchange through the proxy; IMDS direct", async (t) => {
+    const sp = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" };
+    const { env } = await fakeAzureHome(azure, t, sp);
+    await proxy.take();
+    const r = await runCli(["get"], "myregistry.azurecr.io\n", viaProxy(env, proxy));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const seen = await proxy.take();
+    assert.ok(seen.includes("CONNECT login.microsoftonline.com:443 HTTP/1.1"), seen.join("; "));
+    assert.ok(seen.includes("CONNECT myregistry.azurecr.io:443 HTTP/1.1"), seen.join("; "));
+
+    const mi = await fakeAzureHome(
+      azure,
+      t,
+      {},
+      {
+        config: { registries: [{ match: "myregistry.azurecr.io", azure: { credential: "managed" } }] },
+      },
+    );
+    const m = await runCli(["get"], "myregistry.azurecr.io\n", viaProxy(mi.env, proxy));
+    assert.equal(m.code, 0, m.stdout + m.stderr);
+    const after = await proxy.take();
+    const imds = new URL(azure.metadataUrl).host;
+    assert.deepEqual(
+      after.filter((l) => l.includes(imds)),
+      [],
+      `IMDS reached the proxy: ${after.join("; ")}`,
+    );
+    assert.ok(after.includes("CONNECT myregistry.azurecr.io:443 HTTP/1.1"), after.join("; "));
+  });
+
+  test("AWS: ECR through the proxy; NO_PROXY (host:port, and *) sends it direct", async (t) => {
+    const home = await tmpTree(t);
+    const host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    const base = { ...baseEnv(home), ...awsEnv(aws, "AKIAPROXYTEST", "proxy-secret") };
+    const fakeHost = new URL(aws.url).host;
+    await proxy.take();
+    const r = await runCli(["get"], `${host}\n`, viaProxy(base, proxy));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const seen = await proxy.take();
+    assert.ok(
+      seen.some((l) => l.includes(fakeHost)),
+      `ECR did not go through the proxy: ${seen.join("; ")}`,
+    );
+    for (const noProxy of [fakeHost, "*", `example.com, ${new URL(aws.url).hostname}`]) {
+      const home2 = await tmpTree(t);
+      const env = viaProxy({ ...baseEnv(home2), ...awsEnv(aws, "AKIAPROXYTEST", "proxy-secret") }, proxy, {
+        NO_PROXY: noProxy,
+      });
+      const d = await runCli(["get"], `${host}\n`, env);
+      assert.equal(d.code, 0, d.stdout + d.stderr);
+      assert.deepEqual(await proxy.take(), [], `NO_PROXY=${noProxy} was not honoured`);
+    }
+  });
+});

@@ -1,0 +1,512 @@
+// A fake Kubernetes API server for the endpoints `pull-secrets` and `kubectl get` use, on 127.0.0.1
+// (HTTP, or HTTPS with a test CA leaf). It behaves like the real one where it matters:
+// - one cluster-wide resourceVersion counter; every write bumps it; PUT with a stale
+//   metadata.resourceVersion gets 409 Conflict (a Status object), POST of an existing name 409
+//   AlreadyExists, GET of a missing object 404 NotFound;
+// - namespaces list + watch (?watch=true&resourceVersion=N): events after N from a bounded history,
+//   410 Gone (an ERROR event) when N is older than the history, BOOKMARK events when asked;
+// - PATCH with application/merge-patch+json, application/strategic-merge-patch+json (merge
+//   semantics, with imagePullSecrets merged by name) and application/json-patch+json;
+// - discovery documents (/api, /apis, /api/v1, /version) so that kubectl can talk to it;
+// - bearer-token authentication; injected 500s; dropped watches.
+import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+
+export type KubeObject = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+};
+
+type Kind = { resource: string; kind: string; apiVersion: string; namespaced: boolean; prefix: string };
+const KINDS: Kind[] = [
+  { resource: "namespaces", kind: "Namespace", apiVersion: "v1", namespaced: false, prefix: "/api/v1" },
+  { resource: "secrets", kind: "Secret", apiVersion: "v1", namespaced: true, prefix: "/api/v1" },
+  { resource: "serviceaccounts", kind: "ServiceAccount", apiVersion: "v1", namespaced: true, prefix: "/api/v1" },
+  {
+    resource: "leases",
+    kind: "Lease",
+    apiVersion: "coordination.k8s.io/v1",
+    namespaced: true,
+    prefix: "/apis/coordination.k8s.io/v1",
+  },
+];
+
+/** Kinds only discovered (so that kubectl --dry-run=client can map the packaging manifests), not served. */
+const DISCOVERY_ONLY: Record<string, (readonly [string, string, boolean])[]> = {
+  "apps/v1": [["deployments", "Deployment", true]],
+  "batch/v1": [["cronjobs", "CronJob", true]],
+  "rbac.authorization.k8s.io/v1": [
+    ["clusterroles", "ClusterRole", false],
+    ["clusterrolebindings", "ClusterRoleBinding", false],
+    ["roles", "Role", true],
+    ["rolebindings", "RoleBinding", true],
+  ],
+};
+
+export type Request = { method: string; path: string; contentType: string | undefined; auth: string | undefined };
+
+export interface FakeKube {
+  url: string;
+  token: string;
+  /** Every request, in order. */
+  requests: Request[];
+  /** Direct access (no HTTP) for arranging and checking state. */
+  get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined;
+  put(resource: string, obj: KubeObject): KubeObject;
+  remove(resource: string, namespace: string | undefined, name: string): void;
+  list(resource: string, namespace?: string): KubeObject[];
+  /** Creates a namespace (with its "default" service account, as the real controller does). */
+  addNamespace(name: string, labels?: Record<string, string>): void;
+  /** The next `count` requests whose "METHOD path" matches get 500. */
+  failNext(pattern: RegExp, count: number): void;
+  /** Runs `fn` (another writer, say) just before the next request whose "METHOD path?query" matches. */
+  beforeNext(pattern: RegExp, fn: () => void): void;
+  /** Ends every open watch. */
+  dropWatches(): void;
+  /** Forgets the watch history: a watch from an older resourceVersion gets 410 Gone. */
+  compact(): void;
+  openWatches(): number;
+  /** How many watches were answered with 410 Gone. */
+  gone: number;
+  close(): Promise<void>;
+}
+
+const status = (code: number, reason: string, message: string) => ({
+  kind: "Status",
+  apiVersion: "v1",
+  metadata: {},
+  status: "Failure",
+  message,
+  reason,
+  code,
+});
+
+const clone = <T>(x: T): T => structuredClone(x);
+
+const mergePatch = (target: unknown, patch: unknown, strategic: boolean, key = ""): unknown => {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
+    if (strategic && key === "imagePullSecrets" && Array.isArray(patch) && Array.isArray(target)) {
+      const out = [...(target as { name: string }[])];
+      for (const p of patch as { name: string }[]) if (!out.some((o) => o.name === p.name)) out.push(p);
+      return out;
+    }
+    return patch;
+  }
+  const base: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete base[k];
+    else base[k] = mergePatch(base[k], v, strategic, k);
+  }
+  return base;
+};
+
+const pointer = (p: string): string[] =>
+  p
+    .split("/")
+    .slice(1)
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+
+const jsonPatch = (doc: unknown, ops: { op: string; path: string; value?: unknown; from?: string }[]): unknown => {
+  const root = { v: clone(doc) } as Record<string, unknown>;
+  const walk = (parts: string[]): [Record<string, unknown> | unknown[], string] => {
+    let cur: unknown = root.v;
+    for (const part of parts.slice(0, -1)) {
+      if (cur === null || typeof cur !== "object") throw new Error("path not found");
+      cur = (cur as Record<string, unknown>)[part];
+    }
+    if (cur === null || typeof cur !== "object") throw new Error("path not found");
+    return [cur as Record<string, unknown>, parts[parts.length - 1] ?? ""];
+  };
+  for (const op of ops) {
+    const [parent, last] = walk(pointer(op.path));
+    if (op.op === "add" || op.op === "replace") {
+      if (Array.isArray(parent)) {
+        if (last === "-") parent.push(op.value);
+        else if (op.op === "add") parent.splice(Number(last), 0, op.value);
+        else parent[Number(last)] = op.value;
+      } else parent[last] = op.value;
+    } else if (op.op === "remove") {
+      if (Array.isArray(parent)) parent.splice(Number(last), 1);
+      else if (last in parent) delete parent[last];
+      else throw new Error("path not found");
+    } else if (op.op === "test") {
+      const cur = Array.isArray(parent) ? parent[Number(last)] : parent[last];
+      if (JSON.stringify(cur) !== JSON.stringify(op.value)) throw new Error("test failed");
+    } else throw new Error(`unsupported op ${op.op}`);
+  }
+  return root.v;
+};
+
+export async function startFakeKube(opts: { tls?: { key: string; cert: string }; history?: number } = {}) {
+  const token = `kube-${randomUUID()}`;
+  const store = new Map<string, KubeObject>();
+  let rv = 100;
+  type Event = { rv: number; type: string; object: KubeObject };
+  let events: Event[] = [];
+  let oldest = rv;
+  const watchers = new Set<{ res: ServerResponse; since: number; send: (e: Event) => void }>();
+  const failures: { pattern: RegExp; count: number }[] = [];
+  const hooks: { pattern: RegExp; fn: (() => void) | undefined }[] = [];
+  const requests: Request[] = [];
+
+  const k = (resource: string, ns: string | undefined, name: string) => `${resource}/${ns ?? ""}/${name}`;
+  const kindOf = (resource: string) => KINDS.find((x) => x.resource === resource);
+
+  const record = (type: string, obj: KubeObject) => {
+    if (obj.kind !== "Namespace") return;
+    const e = { rv: Number(obj.metadata.resourceVersion), type, object: clone(obj) };
+    events.push(e);
+    if (events.length > (opts.history ?? 1000)) {
+      events.shift();
+      oldest = events[0]?.rv ?? rv;
+    }
+    for (const w of watchers) w.send(e);
+  };
+
+  const write = (resource: string, obj: KubeObject, type: "ADDED" | "MODIFIED"): KubeObject => {
+    const kind = kindOf(resource);
+    if (!kind) throw new Error(`unknown resource ${resource}`);
+    const o = clone(obj);
+    rv += 1;
+    o.apiVersion = kind.apiVersion;
+    o.kind = kind.kind;
+    o.metadata.resourceVersion = String(rv);
+    o.metadata.uid ??= randomUUID();
+    o.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    if (!kind.namespaced) delete o.metadata.namespace;
+    store.set(k(resource, o.metadata.namespace, o.metadata.name), o);
+    record(type, o);
+    return clone(o);
+  };
+  const remove = (resource: string, ns: string | undefined, name: string) => {
+    const key = k(resource, ns, name);
+    const o = store.get(key);
+    if (!o) return;
+    store.delete(key);
+    rv += 1;
+    record("DELETED", { ...o, metadata: { ...o.metadata, resourceVersion: String(rv) } });
+    if (resource === "namespaces") {
+      for (const key2 of [...store.keys()]) if (key2.split("/")[1] === name) store.delete(key2);
+    }
+  };
+  const list = (resource: string, ns?: string) =>
+    [...store.entries()]
+      .filter(([key]) => {
+        const [r, n] = key.split("/");
+        return r === resource && (ns === undefined || n === ns);
+      })
+      .map(([, o]) => clone(o))
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+
+  const addNamespace = (name: string, labels: Record<string, string> = {}) => {
+    write(
+      "namespaces",
+      { metadata: { name, labels: { "kubernetes.io/metadata.name": name, ...labels } }, status: { phase: "Active" } },
+      "ADDED",
+    );
+    write("serviceaccounts", { metadata: { name: "default", namespace: name } }, "ADDED");
+  };
+
+  const readBody = async (req: IncomingMessage): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  };
+
+  const send = (res: ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+
+  const discovery = (path: string): unknown => {
+    if (path === "/version")
+      return { major: "1", minor: "30", gitVersion: "v1.30.0-fake", platform: "linux/amd64", goVersion: "go1.22" };
+    if (path === "/api")
+      return {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+      };
+    if (path === "/apis")
+      return {
+        kind: "APIGroupList",
+        apiVersion: "v1",
+        groups: ["coordination.k8s.io", ...Object.keys(DISCOVERY_ONLY).map((gv) => gv.split("/")[0])].map((name) => ({
+          name,
+          versions: [{ groupVersion: `${name}/v1`, version: "v1" }],
+          preferredVersion: { groupVersion: `${name}/v1`, version: "v1" },
+        })),
+      };
+    const gv = path === "/api/v1" ? "v1" : path.startsWith("/apis/") ? path.slice(6) : null;
+    if (!gv) return undefined;
+    const extra = (gv === "v1" ? [["configmaps", "ConfigMap", true] as const] : (DISCOVERY_ONLY[gv] ?? [])).map(
+      ([name, kind, namespaced]) => ({
+        name,
+        singularName: kind.toLowerCase(),
+        namespaced,
+        kind,
+        verbs: ["create", "get", "list"],
+      }),
+    );
+    if (!extra.length && gv !== "coordination.k8s.io/v1") return undefined;
+    return {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: gv,
+      resources: [
+        ...extra,
+        ...KINDS.filter((x) => x.apiVersion === gv).map((x) => ({
+          name: x.resource,
+          singularName: x.kind.toLowerCase(),
+          namespaced: x.namespaced,
+          kind: x.kind,
+          verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+          shortNames: x.resource === "serviceaccounts" ? ["sa"] : x.resource === "namespaces" ? ["ns"] : undefined,
+        })),
+      ],
+    };
+  };
+
+  const handleWatch = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => {
+    const since = Number(q.get("resourceVersion") ?? "0");
+    const bookmarks = q.get("allowWatchBookmarks") === "true";
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    const line = (e: { type: string; object: unknown }) => res.write(`${JSON.stringify(e)}\n`);
+    if (since && since < oldest) {
+      fake.gone += 1;
+      line({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${oldest})`) });
+      res.end();
+      return;
+    }
+    const w = {
+      res,
+      since,
+      send: (e: Event) => {
+        if (e.rv > since) line({ type: e.type, object: e.object });
+      },
+    };
+    if (since) for (const e of events) w.send(e);
+    else for (const o of list("namespaces")) line({ type: "ADDED", object: o });
+    watchers.add(w);
+    const timer = bookmarks
+      ? setInterval(
+          () =>
+            line({
+              type: "BOOKMARK",
+              object: { kind: "Namespace", apiVersion: "v1", metadata: { resourceVersion: String(rv) } },
+            }),
+          500,
+        )
+      : undefined;
+    const done = () => {
+      clearInterval(timer);
+      watchers.delete(w);
+    };
+    res.on("close", done);
+    req.on("close", done);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const method = req.method ?? "GET";
+    const path = url.pathname.replace(/\/$/, "");
+    requests.push({
+      method,
+      path: url.pathname + url.search,
+      contentType: req.headers["content-type"],
+      auth: req.headers.authorization,
+    });
+    const body = method === "GET" || method === "DELETE" ? "" : await readBody(req);
+    if (req.headers.authorization !== `Bearer ${token}`)
+      return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}${url.search}`));
+    if (h?.fn) {
+      const fn = h.fn;
+      h.fn = undefined;
+      fn();
+    }
+    const f = failures.find((x) => x.count > 0 && x.pattern.test(`${method} ${path}`));
+    if (f) {
+      f.count -= 1;
+      return send(res, 500, status(500, "InternalError", "injected failure"));
+    }
+    const d = discovery(path);
+    if (d && method === "GET") return send(res, 200, d);
+    const m =
+      /^(\/api\/v1|\/apis\/coordination\.k8s\.io\/v1)(?:\/namespaces\/([^/]+))?\/(namespaces|secrets|serviceaccounts|leases)(?:\/([^/]+))?$/.exec(
+        path,
+      );
+    if (!m) return send(res, 404, status(404, "NotFound", `the server could not find the requested resource ${path}`));
+    const [, prefix, ns, resource = "", name] = m;
+    const kind = kindOf(resource);
+    if (!kind || kind.prefix !== prefix || kind.namespaced !== (ns !== undefined || resource !== "namespaces")) {
+      // cluster-wide list of namespaced resources is fine; namespaced namespaces is not
+      if (!(kind && kind.prefix === prefix && kind.namespaced && ns === undefined && !name))
+        return send(res, 404, status(404, "NotFound", "not found"));
+    }
+    if (ns && resource !== "namespaces" && !store.has(k("namespaces", undefined, ns)) && method !== "GET")
+      return send(res, 404, status(404, "NotFound", `namespaces "${ns}" not found`));
+    let parsed: KubeObject | undefined;
+    if (body) {
+      try {
+        parsed = JSON.parse(body) as KubeObject;
+      } catch {
+        return send(res, 400, status(400, "BadRequest", "invalid JSON"));
+      }
+    }
+    const notFound = () => send(res, 404, status(404, "NotFound", `${resource} "${name}" not found`));
+    if (!name) {
+      if (method === "GET") {
+        if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
+          if (resource !== "namespaces")
+            return send(res, 405, status(405, "MethodNotAllowed", "watch only namespaces"));
+          return handleWatch(req, res, url.searchParams);
+        }
+        return send(res, 200, {
+          kind: `${kind.kind}List`,
+          apiVersion: kind.apiVersion,
+          metadata: { resourceVersion: String(rv) },
+          items: list(resource, ns),
+        });
+      }
+      if (method === "POST") {
+        if (!parsed?.metadata?.name) return send(res, 422, status(422, "Invalid", "metadata.name is required"));
+        if (store.has(k(resource, ns, parsed.metadata.name)))
+          return send(res, 409, status(409, "AlreadyExists", `${resource} "${parsed.metadata.name}" already exists`));
+        parsed.metadata.namespace = ns;
+        delete parsed.metadata.resourceVersion;
+        const created = write(resource, parsed, "ADDED");
+        if (resource === "namespaces")
+          write("serviceaccounts", { metadata: { name: "default", namespace: created.metadata.name } }, "ADDED");
+        return send(res, 201, created);
+      }
+      return send(res, 405, status(405, "MethodNotAllowed", method));
+    }
+    const key = k(resource, kind.namespaced ? ns : undefined, name);
+    const cur = store.get(key);
+    if (method === "GET") return cur ? send(res, 200, cur) : notFound();
+    if (method === "DELETE") {
+      if (!cur) return notFound();
+      remove(resource, kind.namespaced ? ns : undefined, name);
+      return send(res, 200, { kind: "Status", apiVersion: "v1", status: "Success", metadata: {} });
+    }
+    if (!cur) return notFound();
+    let next: KubeObject;
+    if (method === "PUT") {
+      if (!parsed) return send(res, 400, status(400, "BadRequest", "no body"));
+      if (parsed.metadata?.name !== name) return send(res, 400, status(400, "BadRequest", "name mismatch"));
+      const want = parsed.metadata.resourceVersion;
+      if (want !== undefined && want !== "" && want !== cur.metadata.resourceVersion)
+        return send(
+          res,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
+      next = parsed;
+    } else if (method === "PATCH") {
+      const ct = (req.headers["content-type"] ?? "").split(";")[0];
+      try {
+        if (ct === "application/json-patch+json") next = jsonPatch(cur, JSON.parse(body)) as KubeObject;
+        else if (ct === "application/merge-patch+json" || ct === "application/strategic-merge-patch+json")
+          next = mergePatch(cur, JSON.parse(body), ct.startsWith("application/strategic")) as KubeObject;
+        else return send(res, 415, status(415, "UnsupportedMediaType", `unsupported patch type ${ct}`));
+      } catch (e) {
+        return send(res, 422, status(422, "Invalid", `patch failed: ${(e as Error).message}`));
+      }
+      const want = next.metadata?.resourceVersion;
+      if (want !== undefined && want !== cur.metadata.resourceVersion)
+        return send(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}"`));
+    } else return send(res, 405, status(405, "MethodNotAllowed", method));
+    next.metadata = {
+      ...next.metadata,
+      name,
+      namespace: ns,
+      uid: cur.metadata.uid,
+      creationTimestamp: cur.metadata.creationTimestamp,
+    };
+    return send(res, 200, write(resource, next, "MODIFIED"));
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) send(res, 500, status(500, "InternalError", String(e)));
+    });
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, listener) : createHttpServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const fake: FakeKube = {
+    url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`,
+    token,
+    requests,
+    get: (resource, ns, name) => {
+      const o = store.get(k(resource, ns, name));
+      return o && clone(o);
+    },
+    put: (resource, obj) =>
+      write(resource, obj, store.has(k(resource, obj.metadata.namespace, obj.metadata.name)) ? "MODIFIED" : "ADDED"),
+    remove,
+    list,
+    addNamespace,
+    failNext: (pattern, count) => {
+      failures.push({ pattern, count });
+    },
+    beforeNext: (pattern, fn) => {
+      hooks.push({ pattern, fn });
+    },
+    dropWatches: () => {
+      for (const w of watchers) w.res.destroy();
+      watchers.clear();
+    },
+    compact: () => {
+      events = [];
+      oldest = rv;
+    },
+    openWatches: () => watchers.size,
+    gone: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const w of watchers) w.res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return fake;
+}
+
+/** A kubeconfig for the fake (the CA is given for HTTPS). */
+export const kubeconfigFor = (fake: FakeKube, caPem?: string): string =>
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: "fake",
+        cluster: {
+          server: fake.url,
+          ...(caPem ? { "certificate-authority-data": Buffer.from(caPem).toString("base64") } : {}),
+        },
+      },
+    ],
+    users: [{ name: "fake", user: { token: fake.token } }],
+    contexts: [{ name: "fake", context: { cluster: "fake", user: "fake" } }],
+    "current-context": "fake",
+  });
