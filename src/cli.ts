@@ -166,7 +166,23 @@ const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<numb
   return r.code;
 };
 
+/** `explain`: the diagnosis verb, its module imported only when asked for. */
+const runExplainVerb = async (args: string[]): Promise<number> => {
+  let home: string | { error: string };
+  try {
+    home = homeDir(process.env);
+  } catch (e) {
+    home = { error: oneLine(e) };
+  }
+  const { run: runExplain } = await import("./verbs/explain/explain.ts");
+  const r = await runExplain(args, { env: process.env, home, isTTY: Boolean(process.stdout.isTTY), now: Date.now });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
+  if (argv[0] === "explain") return runExplainVerb(argv.slice(1));
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
   // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].

@@ -24,6 +24,9 @@ Usage:
                                     keep a dockerconfigjson secret with every configured registry's
                                     credentials in each selected namespace and on its service accounts
                                     (docs/pull-secrets.md)
+  docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
+                                    the whole decision for one pull: route, identity chain, token, a probe
+                                    of the registry and the next step (explain --help for all options)
   docker-credential-cloud --help    this text
 
 Registries served without configuration (host patterns anchored at both ends):

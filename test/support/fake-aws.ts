@@ -1,6 +1,6 @@
 // A fake of the AWS endpoints the ECR flow touches, on 127.0.0.1 (plain http): ECR and ECR Public
-// GetAuthorizationToken (awsJson1_1), STS AssumeRole / AssumeRoleWithWebIdentity (awsQuery XML),
-// IMDSv2 and the container credentials endpoint. It VERIFIES every SigV4 signature against the
+// GetAuthorizationToken (awsJson1_1), STS AssumeRole / AssumeRoleWithWebIdentity / GetCallerIdentity
+// (awsQuery XML), IMDSv2 and the container credentials endpoint. It VERIFIES every SigV4 signature against the
 // secret keys it knows, so a test passes only when the real SDK signed with the expected identity.
 //
 // The ECR password it issues names the signing identity and region, so tests can assert which
@@ -33,6 +33,11 @@ export interface FakeAws {
   mode: Mode;
   /** Lifetime of issued ECR tokens, in seconds (default 12 h). */
   tokenTtlSeconds: number;
+  /**
+   * The principal ARN behind an access key id, as GetCallerIdentity answers it: the configured
+   * `principals`, else the role last assumed with that (session) key, else an IAM user named after it.
+   */
+  principalOf(accessKeyId: string): string;
   /** Forgets calls and requests and restores mode "ok" and the 12 h token lifetime. */
   reset(): void;
   close(): Promise<void>;
@@ -43,7 +48,12 @@ export interface FakeAwsOptions {
   keys?: Record<string, string>;
   /** Bearer token the container credentials endpoint requires. */
   containerToken?: string;
+  /** accessKeyId → principal ARN for GetCallerIdentity (the IMDS key defaults to DEFAULT_NODE_PRINCIPAL). */
+  principals?: Record<string, string>;
 }
+
+/** Who the fake instance role is: an EC2 node role session, as ECR names it in a denial. */
+export const DEFAULT_NODE_PRINCIPAL = "arn:aws:sts::111122223333:assumed-role/node-role/i-0abc";
 
 export const STS_CREDS = {
   AssumeRole: { id: "ASIAFAKEASSUMEDROLE1", secret: "fake-assumed-secret", session: "fake-session-assumed" },
@@ -109,11 +119,28 @@ const json = (res: ServerResponse, status: number, body: unknown, type = "applic
   res.end(JSON.stringify(body));
 };
 
-const stsXml = (action: string, c: { id: string; secret: string; session: string }) =>
+/** arn:aws:iam::A:role/path/N + session → arn:aws:sts::A:assumed-role/N/session (what STS reports). */
+export const assumedRoleArn = (roleArn: string, session: string): string => {
+  const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  return m
+    ? `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/${session}`
+    : `arn:aws:sts::123456789012:assumed-role/r/${session}`;
+};
+
+const stsXml = (action: string, c: { id: string; secret: string; session: string }, arn: string) =>
   `<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result><Credentials>` +
   `<AccessKeyId>${c.id}</AccessKeyId><SecretAccessKey>${c.secret}</SecretAccessKey><SessionToken>${c.session}</SessionToken>` +
-  `<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn>` +
+  `<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>${arn}</Arn>` +
   `<AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser></${action}Result></${action}Response>`;
+
+const callerXml = (arn: string) => {
+  const account = /^arn:[^:]+:[^:]+::(\d{12}):/.exec(arn)?.[1] ?? "000000000000";
+  return (
+    `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+    `<Arn>${arn}</Arn><UserId>AIDAFAKE:${arn.split("/").pop()}</UserId><Account>${account}</Account>` +
+    `</GetCallerIdentityResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
+  );
+};
 
 export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> => {
   const secrets: Record<string, string> = {
@@ -124,6 +151,7 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
     [STS_CREDS.container.id]: STS_CREDS.container.secret,
   };
   const sockets = new Set<Socket>();
+  const assumed: Record<string, string> = {};
   const fake: FakeAws = {
     url: "",
     calls: {},
@@ -131,6 +159,10 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
     badSignatures: [],
     mode: "ok",
     tokenTtlSeconds: 12 * 3600,
+    principalOf: (id) =>
+      opts.principals?.[id] ??
+      assumed[id] ??
+      (id === STS_CREDS.imds.id ? DEFAULT_NODE_PRINCIPAL : `arn:aws:iam::000000000000:user/${id}`),
     reset: () => {
       fake.calls = {};
       fake.requests = [];
@@ -212,7 +244,10 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
           .end("<ErrorResponse><Error><Code>ValidationError</Code></Error></ErrorResponse>");
         return;
       }
-      res.writeHead(200, { "content-type": "text/xml" }).end(stsXml(action, STS_CREDS.AssumeRoleWithWebIdentity));
+      const c = STS_CREDS.AssumeRoleWithWebIdentity;
+      const arn = assumedRoleArn(form.get("RoleArn") ?? "", form.get("RoleSessionName") ?? "web-identity");
+      assumed[c.id] = arn;
+      res.writeHead(200, { "content-type": "text/xml" }).end(stsXml(action, c, arn));
       return;
     }
     const sig = verifySigV4(req, body, secrets);
@@ -234,7 +269,24 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
     if (action === "AssumeRole") {
       count("sts:AssumeRole");
       if (sig.service !== "sts") return json(res, 400, { message: "wrong service in scope" });
-      res.writeHead(200, { "content-type": "text/xml" }).end(stsXml(action, STS_CREDS.AssumeRole));
+      const c = STS_CREDS.AssumeRole;
+      const arn = assumedRoleArn(form?.get("RoleArn") ?? "", form?.get("RoleSessionName") ?? "session");
+      assumed[c.id] = arn;
+      res.writeHead(200, { "content-type": "text/xml" }).end(stsXml(action, c, arn));
+      return;
+    }
+    if (action === "GetCallerIdentity") {
+      count("sts:GetCallerIdentity");
+      if (sig.service !== "sts") return json(res, 400, { message: "wrong service in scope" });
+      // Session credentials are valid only with their session token.
+      const session = Object.values(STS_CREDS).find((c) => c.id === sig.accessKeyId)?.session;
+      if (session !== undefined && rec.sessionToken !== session) {
+        res
+          .writeHead(403, { "content-type": "text/xml" })
+          .end("<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error></ErrorResponse>");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/xml" }).end(callerXml(fake.principalOf(sig.accessKeyId)));
       return;
     }
     const isPrivate = target === "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";

@@ -1,0 +1,126 @@
+// A probe of the registry itself with the token: GET /v2/ and a manifest HEAD, as a client pulls.
+// The token only ever goes to the host the route was resolved for (redirects are not followed
+// with it), and neither the token nor any Authorization header is ever part of the result.
+
+import { scrub } from "../../log.ts";
+
+export interface HttpStep {
+  method: string;
+  url: string;
+  status: number | null;
+  /** The registry's own error, quoted (errors[0] of the distribution error body, or the text). */
+  error?: { code?: string; message: string };
+  /** The WWW-Authenticate challenge of an anonymous /v2/ request. */
+  challenge?: string;
+}
+
+export interface Probe {
+  anonymous: HttpStep;
+  base: HttpStep;
+  manifest?: HttpStep;
+  ok: boolean;
+}
+
+const MANIFEST_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+const MAX_BODY = 64 * 1024;
+
+const readError = async (res: Response): Promise<HttpStep["error"]> => {
+  const text = (await res.text().catch(() => "")).slice(0, MAX_BODY);
+  if (!text.trim()) return undefined;
+  try {
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const first = body.errors?.[0];
+    if (first?.message) return { ...(first.code ? { code: first.code } : {}), message: scrub(first.message) };
+  } catch {}
+  return { message: scrub(text.replace(/\s+/g, " ").trim().slice(0, 500)) };
+};
+
+const request = async (
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ step: HttpStep; res?: Response }> => {
+  try {
+    const res = await fetch(url, { method, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    return { step: { method, url, status: res.status }, res };
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    return {
+      step: { method, url, status: null, error: { message: scrub(cause?.code ?? cause?.message ?? String(e)) } },
+    };
+  }
+};
+
+/** Bearer registries (GCR, Artifact Registry, ACR): exchange the Basic credentials at the realm. */
+const bearerFor = async (
+  challenge: string,
+  basic: string,
+  scope: string | undefined,
+  host: string,
+  timeoutMs: number,
+): Promise<string | undefined> => {
+  const params = Object.fromEntries(
+    [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]?.toLowerCase() ?? "", m[2] ?? ""]),
+  );
+  if (!params.realm) return undefined;
+  const realm = new URL(params.realm);
+  // The token endpoint must be the registry's own host: never hand the credentials elsewhere.
+  if (realm.protocol !== "https:" || realm.host !== host) return undefined;
+  if (params.service) realm.searchParams.set("service", params.service);
+  if (scope) realm.searchParams.set("scope", scope);
+  const { res } = await request("GET", realm.toString(), { authorization: basic }, timeoutMs);
+  if (!res?.ok) return undefined;
+  const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
+  return body.token ?? body.access_token;
+};
+
+export const probeRegistry = async (
+  host: string,
+  repoPath: string | undefined,
+  reference: string | undefined,
+  creds: { username: string; secret: string },
+  timeoutMs: number,
+): Promise<Probe> => {
+  const origin = `https://${host}`;
+  const anon = await request("GET", `${origin}/v2/`, {}, timeoutMs);
+  const anonymous = anon.step;
+  const challenge = anon.res?.headers.get("www-authenticate") ?? undefined;
+  if (challenge) anonymous.challenge = challenge;
+  await anon.res?.body?.cancel().catch(() => {});
+  if (anonymous.status === null) return { anonymous, base: anonymous, ok: false };
+  let auth = `Basic ${Buffer.from(`${creds.username}:${creds.secret}`).toString("base64")}`;
+  if (challenge && /^bearer\s/i.test(challenge)) {
+    const scope = repoPath ? `repository:${repoPath}:pull` : undefined;
+    const bearer = await bearerFor(challenge, auth, scope, host, timeoutMs);
+    if (bearer) auth = `Bearer ${bearer}`;
+  }
+  const b = await request("GET", `${origin}/v2/`, { authorization: auth }, timeoutMs);
+  const base = b.step;
+  if (b.res && !b.res.ok) {
+    const err = await readError(b.res);
+    if (err) base.error = err;
+  } else await b.res?.body?.cancel().catch(() => {});
+  if (!repoPath || base.status === null || (base.status !== 200 && base.status !== 404)) {
+    return { anonymous, base, ok: base.status === 200 && !repoPath };
+  }
+  const url = `${origin}/v2/${repoPath}/manifests/${reference ?? "latest"}`;
+  const headers = { authorization: auth, accept: MANIFEST_TYPES };
+  const h = await request("HEAD", url, headers, timeoutMs);
+  const manifest = h.step;
+  if (h.res && !h.res.ok) {
+    // HEAD has no body: ask again with GET to quote the registry's own words.
+    const g = await request("GET", url, headers, timeoutMs);
+    if (g.res) {
+      const err = await readError(g.res);
+      if (err) manifest.error = err;
+    }
+  }
+  return { anonymous, base, manifest, ok: manifest.status === 200 };
+};
