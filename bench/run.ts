@@ -1,14 +1,18 @@
 // Benchmarks, run on demand (`npm run bench`), never in CI: prints numbers, asserts nothing.
 //   - cache-hit `get` latency (median/p90 over RUNS) and peak RSS, next to `node -e 0` on the
 //     same Node, and next to the Go docker-credential-ecr-login's own cache hit when installed;
-//   - cold-miss time to first token (fresh HOME each run) against the loopback fakes.
+//   - the same hit through the Node launcher, and next to an empty Bun-compiled program (the floor
+//     of any single-file executable on this Bun);
+//   - cold-miss time to first token (fresh HOME each run) against the loopback fakes;
+//   - the executable's size, raw and gzipped.
 // All traffic stays on 127.0.0.1: the fakes are the test fakes.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, baseEnv } from "../test/support/cli.ts";
+import { gzipSync } from "node:zlib";
+import { BIN, baseEnv, EXECUTABLE, LAUNCHER, ROOT } from "../test/support/cli.ts";
 import { awsEnv, startFakeAws } from "../test/support/fake-aws.ts";
 import { startFakeAzure, TENANT } from "../test/support/fake-azure.ts";
 import { startFakeGoogle } from "../test/support/fake-google.ts";
@@ -85,7 +89,27 @@ const main = async () => {
     if ((await timeOnce(BIN, ["get"], HOST, env)).code !== 0) throw new Error("priming get failed");
     const calls = fake.calls.ecr;
     results.push(["docker-credential-cloud get, ECR cache hit", await measure(BIN, ["get"], HOST, env)]);
+    if (BIN !== LAUNCHER) {
+      results.push([
+        "docker-credential-cloud get, ECR cache hit (Node launcher)",
+        await measure(LAUNCHER, ["get"], HOST, env),
+      ]);
+    }
     if (fake.calls.ecr !== calls) throw new Error("the hit benchmark reached the fake: not a cache hit");
+
+    // The floor: an empty program compiled by the same Bun.
+    const empty = join(work, "empty");
+    writeFileSync(`${empty}.ts`, "");
+    const built = spawnSync(
+      join(ROOT, "node_modules", ".bin", "bun"),
+      ["build", "--compile", "--outfile", empty, `${empty}.ts`],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (built.status === 0)
+      results.push(["empty Bun-compiled program", await measure(empty, [], "", { PATH: process.env.PATH ?? "" })]);
+    else console.log(`(note: could not compile an empty Bun program: ${built.stderr.trim().split("\n")[0]})`);
 
     // Cold miss: a fresh HOME each run (no cache), a first token from each cloud's fake.
     const coldMiss = async (name: string, host: string, envFor: (home: string) => Record<string, string>) => {
@@ -199,6 +223,15 @@ const main = async () => {
   console.log(`\nratio hit / node -e 0:      ${(hit / med("node -e 0")).toFixed(2)}`);
   const goMed = med("docker-credential-ecr-login");
   if (!Number.isNaN(goMed)) console.log(`ratio hit / Go ecr-login hit: ${(hit / goMed).toFixed(2)}`);
+  const emptyMed = med("empty Bun-compiled program");
+  if (!Number.isNaN(emptyMed)) console.log(`ratio hit / empty compiled:  ${(hit / emptyMed).toFixed(2)}`);
+  const launcherMed = med("docker-credential-cloud get, ECR cache hit (Node launcher)");
+  if (!Number.isNaN(launcherMed)) console.log(`ratio launcher hit / hit:    ${(launcherMed / hit).toFixed(2)}`);
+  const ecrCold = med("docker-credential-cloud get, ECR cold miss");
+  console.log(`ratio ECR cold miss / hit:   ${(ecrCold / hit).toFixed(2)}`);
+  const bytes = readFileSync(EXECUTABLE);
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  console.log(`executable size: ${mb(statSync(EXECUTABLE).size)} MB raw, ${mb(gzipSync(bytes).length)} MB gzipped`);
 };
 
 await main();
