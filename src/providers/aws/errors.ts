@@ -1,6 +1,7 @@
 // AWS SDK errors → our taxonomy. Kept apart from the SDK so it is testable with plain objects.
 
 import { NoIdentityError, oneLine, ProviderError } from "../../errors.ts";
+import { SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
 
 interface AwsErrorLike {
   name?: string;
@@ -22,24 +23,7 @@ const DENIED = new Set([
   "IDPRejectedClaim",
 ]);
 const THROTTLED = new Set(["ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"]);
-const NETWORK = new Set([
-  "TimeoutError",
-  "RequestTimeout",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
-  "CERT_HAS_EXPIRED",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
+const NETWORK = new Set<string>([...SOCKET_ERROR_CODES, ...TLS_ERROR_CODES, "TimeoutError", "RequestTimeout"]);
 const TLS = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/;
 
 /** "No AWS identity on this machine", for the SDK's chain and for our own pre-check alike. */

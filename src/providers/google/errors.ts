@@ -3,6 +3,7 @@
 
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { scrub } from "../../log.ts";
+import { SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
 import type { TokenSource } from "./plan.ts";
 
 export const firstLine = (e: unknown): string => {
@@ -20,22 +21,12 @@ interface GaxiosLike {
   response?: { status?: number; data?: unknown };
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
+const NETWORK_CODES = new Set<string>([
+  ...SOCKET_ERROR_CODES,
+  ...TLS_ERROR_CODES,
   "TimeoutError",
   "AbortError",
   "UND_ERR_CONNECT_TIMEOUT",
-  "CERT_HAS_EXPIRED",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
 ]);
 
 /** The endpoint's own words: OAuth `error`/`error_description` or a Google API `error.message`. */
