@@ -23,7 +23,7 @@ Usage:
   docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]
                                     keep a dockerconfigjson secret with every configured registry's
                                     credentials in each selected namespace and on its service accounts
-                                    (docs/pull-secrets.md)
+                                    (on Node: its image or the launcher; docs/pull-secrets.md)
   docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
                                     the whole decision for one pull: route, identity chain, token, a probe
                                     of the registry and the next step (explain --help for all options)
