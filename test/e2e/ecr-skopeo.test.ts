@@ -2,16 +2,14 @@
 // with credentials from the BUILT helper (credHelpers → docker-credential-cloud → fake ECR).
 // The ECR host name resolves to loopback only inside a private mount namespace.
 import assert from "node:assert/strict";
-import { mkdir, rm, symlink } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN } from "../support/cli.ts";
-import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
+import { awsEnv, type FakeAws } from "../support/fake-aws.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
 import { e2eSkip } from "../support/namespace.ts";
-import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
-import { makeCa } from "../support/tls.ts";
-import { tmpTree } from "../support/tmp.ts";
+import { type PrivateEcr, startPrivateEcr } from "../support/private-ecr.ts";
+import { type Registry, skopeoPull } from "../support/registry.ts";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const IP = "127.0.0.3";
@@ -25,24 +23,25 @@ const skip = e2eSkip(["skopeo", "docker-registry", "htpasswd", "openssl"]);
 
 describe("skopeo pulls from ECR through docker-credential-cloud", { skip }, () => {
   let fake: FakeAws;
-  let registry: Registry | undefined;
+  let registry: Registry;
   let pushed: OciImageInfo;
   let work = "";
 
+  let ecr: PrivateEcr | undefined;
+
   before(async () => {
-    work = await tmpTree(undefined);
-    fake = await startFakeAws({ keys: { [AKID]: SECRET } });
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    registry = await startRegistry({ ca, ip: IP, hostnames: [HOST], users: { AWS: PASSWORD } });
-    pushed = await pushImage(registry, `${HOST}/${REPO}:v1`, "AWS", PASSWORD);
-    await mkdir(join(work, "bin"));
-    await symlink(BIN, join(work, "bin", "docker-credential-cloud"));
+    ecr = await startPrivateEcr({
+      host: HOST,
+      ip: IP,
+      image: `${REPO}:v1`,
+      akid: AKID,
+      secret: SECRET,
+      password: PASSWORD,
+    });
+    ({ fake, registry, pushed, work } = ecr);
   });
   after(async () => {
-    await registry?.stop();
-    await fake?.close();
-    await rm(work, { recursive: true, force: true });
+    await ecr?.stop();
   });
 
   const pull = async (name: string, auth: object, helperHome = "helper-home") => {
