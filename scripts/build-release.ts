@@ -57,7 +57,7 @@ export const targetInputs = (t: Target) => ({
   keyringNode: join(fetchPackage(`@napi-rs/keyring-${t.keyring}`), `keyring.${t.keyring}.node`),
 });
 
-const sizeMB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const sizeMB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 if (import.meta.main) {
   const { values } = parseArgs({
