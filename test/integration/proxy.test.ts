@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, GOOGLE_HTTP_GAP_ON_EXECUTABLE, runCli } from "../support/cli.ts";
+import { baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
@@ -127,9 +127,7 @@ describe("through a real proxy (tinyproxy)", () => {
     assert.ok((await proxy.take()).includes("CONNECT oauth2.googleapis.com:443 HTTP/1.1"));
   });
 
-  test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", {
-    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
-  }, async (t) => {
+  test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", async (t) => {
     const caFile = google.env().NODE_EXTRA_CA_CERTS ?? "";
     for (const name of ["SSL_CERT_FILE", "AWS_CA_BUNDLE"]) {
       const home = await tmpTree(t);
@@ -146,9 +144,7 @@ describe("through a real proxy (tinyproxy)", () => {
     }
   });
 
-  test("Google metadata server: direct, never through the proxy", {
-    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
-  }, async (t) => {
+  test("Google metadata server: direct, never through the proxy", async (t) => {
     const home = await tmpTree(t);
     const env = viaProxy({ ...baseEnv(home), ...google.env(), GCE_METADATA_HOST: google.metadataHost }, proxy);
     delete env.METADATA_SERVER_DETECTION;
