@@ -4,6 +4,7 @@
 // each cloud made — and that metadata traffic never reached the proxy.
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, runCli } from "../support/cli.ts";
@@ -146,6 +147,58 @@ describe("through a real proxy (tinyproxy)", () => {
       const d = await runCli(["get"], `${host}\n`, env);
       assert.equal(d.code, 0, d.stdout + d.stderr);
       assert.deepEqual(await proxy.take(), [], `NO_PROXY=${noProxy} was not honoured`);
+    }
+  });
+
+  // Every request timeout the Node build relies on, proven on the program under test (the
+  // executable by default, where Bun's node:http and fetch replace Node's): a proxy that accepts
+  // connections and never answers stalls every cloud's first request, and each one ends at its own
+  // per-request timeout (DOCKER_CREDENTIAL_CLOUD_TIMEOUT=1), not at the overall 3 s deadline nor at
+  // the harness's kill.
+  test("a proxy that accepts and never answers: each cloud ends at its request timeout, in one line", async (t) => {
+    const held: Socket[] = [];
+    const silent = createServer((s) => {
+      held.push(s);
+      s.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    const url = `http://127.0.0.1:${address && typeof address === "object" ? address.port : 0}`;
+    t.after(() => {
+      for (const s of held) s.destroy();
+      silent.close();
+    });
+    const home = await tmpTree(t);
+    const key = join(home, "key.json");
+    await writeFile(key, JSON.stringify(google.serviceAccountKey("slow@fake-project.iam.gserviceaccount.com")));
+    const sp = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" };
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        { ...baseEnv(home), ...awsEnv(aws, "AKIAPROXYTEST", "proxy-secret") },
+        /could not reach AWS \(ETIMEDOUT: .*1000 ms requestTimeout/,
+      ],
+      [
+        "europe-west4-docker.pkg.dev",
+        { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key },
+        /oauth2\.googleapis\.com did not answer within 1 s \(timeout\)/,
+      ],
+      ["myregistry.azurecr.io", (await fakeAzureHome(azure, t, sp)).env, /could not reach Entra ID .*\(timeout\)/],
+    ];
+    for (const [host, env, expected] of cases) {
+      const e: Record<string, string> = {
+        ...env,
+        HTTPS_PROXY: url,
+        HTTP_PROXY: url,
+        DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1",
+      };
+      delete e.NO_PROXY;
+      delete e.no_proxy;
+      const r = await runCli(["get"], `${host}\n`, e, { timeoutMs: 30_000 });
+      assert.equal(r.code, 1, `${host}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, expected, host);
+      assert.doesNotMatch(r.stdout, /did not finish within/, `${host}: the per-request timeout did not fire`);
+      assert.equal(r.stdout.trim().split("\n").length, 1, host);
     }
   });
 });
