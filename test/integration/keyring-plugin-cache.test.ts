@@ -158,6 +158,22 @@ describe("kubelet plugin answers in the shared token cache", () => {
     assert.equal(s.runs("vendor"), 3);
   });
 
+  test("a malformed plugin entry in the cache file is dropped, never served", async (t) => {
+    const s = await setup(t);
+    await s.providers([{ name: "vendor", matchImages: ["reg.example.com"] }]);
+    await s.plugin("vendor", { cacheDuration: "1h", auth: { "reg.example.com": ["u", "pw"] } });
+    await s.get("reg.example.com");
+    const file = join(s.home, ".cache", "docker-credential-cloud", "tokens.json");
+    const cached = JSON.parse(readFileSync(file, "utf8")) as { entries: Record<string, Record<string, unknown>> };
+    for (const e of Object.values(cached.entries)) e.auth = { "reg.example.com": "not-a-list" };
+    await writeFile(file, JSON.stringify(cached));
+    const r = await s.get("reg.example.com");
+    assert.equal(secret(r), "pw", r.stderr);
+    assert.equal(s.runs("vendor"), 2, "the malformed entry was a miss");
+    await s.get("reg.example.com");
+    assert.equal(s.runs("vendor"), 2, "and was replaced by a good one");
+  });
+
   test("concurrent `get`s of one registry run the plugin once", async (t) => {
     const s = await setup(t);
     await s.providers([{ name: "slow", matchImages: ["reg.example.com"] }]);
