@@ -62,7 +62,7 @@ export const bunFetch =
     const t0 = performance.now();
     const line = (outcome: unknown) =>
       debug?.(
-        `http: ${init.method ?? "GET"} ${url.host} → ${String(outcome)} (${Math.round(performance.now() - t0)} ms)${proxy ? " via proxy" : ""}`,
+        `http: ${init.method ?? "GET"} ${url.host} → ${String(outcome)} (${Math.round(performance.now() - t0)} ms)`,
       );
     try {
       const res = await fetch(input instanceof Request ? input : url, {

@@ -58,10 +58,16 @@ describe("through a real proxy (tinyproxy)", () => {
     const key = join(home, "key.json");
     await writeFile(key, JSON.stringify(google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com")));
     await proxy.take();
-    const env = viaProxy({ ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key }, proxy);
+    const env = viaProxy(
+      { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key, DOCKER_CREDENTIAL_CLOUD_LOG: "debug" },
+      proxy,
+    );
     const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.ok((await proxy.take()).includes("CONNECT oauth2.googleapis.com:443 HTTP/1.1"));
+    // The debug line for the exchange, on either runtime's HTTP stack; never a token.
+    assert.match(r.stderr, /http: POST oauth2\.googleapis\.com → 200 \(\d+ ms\)/);
+    assert.ok(!r.stderr.includes(JSON.parse(r.stdout).Secret), "no token in the log");
   });
 
   test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", async (t) => {
