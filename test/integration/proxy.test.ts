@@ -156,6 +156,33 @@ describe("through a real proxy (tinyproxy)", () => {
     }
   });
 
+  test("AWS instance metadata (IMDSv2): direct, never through the proxy; ECR through it", async (t) => {
+    // IMDS on a second fake (another port), so the proxy log tells the two apart. The SDK's IMDS
+    // client takes no agent; this guards against any runtime or wiring that would proxy it anyway.
+    const imds = await startFakeAws({});
+    t.after(() => imds.close());
+    const home = await tmpTree(t);
+    const env = viaProxy(
+      { ...baseEnv(home), AWS_ENDPOINT_URL: aws.url, AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url },
+      proxy,
+    );
+    delete env.AWS_EC2_METADATA_DISABLED;
+    await proxy.take();
+    const r = await runCli(["get"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com\n", env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(imds.calls.imds, 1, "the credentials came from IMDS");
+    const seen = await proxy.take();
+    assert.ok(
+      seen.some((l) => l.includes(new URL(aws.url).host)),
+      `ECR did not go through the proxy: ${seen.join("; ")}`,
+    );
+    assert.deepEqual(
+      seen.filter((l) => l.includes(new URL(imds.url).host)),
+      [],
+      `IMDS reached the proxy: ${seen.join("; ")}`,
+    );
+  });
+
   // Every request timeout the Node build relies on, proven on the program under test (the
   // executable by default, where Bun's node:http and fetch replace Node's): a proxy that accepts
   // connections and never answers stalls every cloud's first request, and each one ends at its own
