@@ -5,7 +5,7 @@
 import type { AwsIdentity, AzureIdentity, GoogleIdentity, ProviderName, RegistryRule } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { digest, secretDigest } from "./hash.ts";
-import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
+import { awsIdentity, awsWorkloadRole, type IdentityInfo } from "./identity/aws.ts";
 import { azureIdentity } from "./identity/azure.ts";
 import { googleIdentity } from "./identity/google.ts";
 import { urlsMatchStr } from "./registry/glob.ts";
@@ -99,6 +99,10 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
   const mapsCustomHost = rule?.provider !== undefined && !rule.match.includes("*");
   const provider = mapsCustomHost ? rule.provider : shape;
   if (!provider || (rule?.provider !== undefined && rule.provider !== provider)) return null;
+  // AWS, as upstream's ecr-credential-provider: a service-account token whose annotations (and
+  // the plugin's AWS_ECR_ROLE_ARN) name no role is not used; the node's identity serves the
+  // request, with the node's cache entry.
+  const awsWorkload = workload && awsWorkloadRole(workload, env) ? workload : undefined;
   switch (provider) {
     case "ecr": {
       const aws = rule?.aws ?? {};
@@ -113,12 +117,12 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
         fips: parsed?.fips ?? false,
         dualStack: parsed?.dualStack ?? false,
         aws,
-        ...keys(provider, host, awsIdentity(env, home, aws), workload),
+        ...keys(provider, host, awsIdentity(env, home, aws), awsWorkload),
       };
     }
     case "ecr-public": {
       const aws = rule?.aws ?? {};
-      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws), workload) };
+      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws), awsWorkload) };
     }
     case "google": {
       const google = rule?.google ?? {};

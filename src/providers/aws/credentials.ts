@@ -5,10 +5,9 @@ import { stat } from "node:fs/promises";
 import type { Agent } from "node:http";
 import { path } from "../../builtins.ts";
 import type { Env } from "../../env.ts";
-import { ProviderError } from "../../errors.ts";
 import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
 import { reachable } from "../network.ts";
-import { awsIdentityPlan, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
+import { awsIdentityPlan, workloadRoleArn } from "./plan.ts";
 
 const DEFAULT_SESSION_NAME = "docker-credential-cloud";
 const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
@@ -39,12 +38,10 @@ export const credentialsFor = async (
   if (route.workload) {
     // Kubelet service-account token mode (KEP-4412), compatible with AWS's ecr-credential-provider:
     // the pod's token is exchanged with STS AssumeRoleWithWebIdentity for the role the plan names.
+    // The resolver keeps the workload on a route only when a role is named (else the node's
+    // identity serves the request, as upstream's).
     const roleArn = workloadRoleArn(route.workload, env);
-    if (!roleArn) {
-      throw new ProviderError(
-        `the kubelet sent a service-account token but no role to assume: annotate the service account with ${WORKLOAD_ROLE_ANNOTATION}=<role ARN> and list that key in tokenAttributes.requiredServiceAccountAnnotationKeys, or set AWS_ECR_ROLE_ARN in the provider's env`,
-      );
-    }
+    if (!roleArn) throw new Error("an ECR route with a service-account token but no role");
     return fromWebToken({
       roleArn,
       webIdentityToken: route.workload.token,
