@@ -50,6 +50,8 @@ export interface GoogleRoute extends RouteBase {
 }
 export interface AcrRoute extends RouteBase {
   provider: "acr";
+  /** The ACR whose token `host` gets: `host` itself, or the rule's azure.loginServer (a mirror). */
+  loginServer: string;
   cloud: AzureCloud;
   azure: AzureIdentity;
 }
@@ -130,8 +132,17 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
     }
     case "acr": {
       const azure = rule?.azure ?? {};
-      const cloud = parseAcrHost(host, config.azure.extraSuffixes)?.cloud ?? "Custom";
-      return { provider, host, cloud, azure, ...keys(provider, host, azureIdentity(env, home, azure), workload) };
+      // A mirror (config.ts checked that loginServer is a genuine ACR host and the match literal).
+      const loginServer = azure.loginServer ?? host;
+      const cloud = parseAcrHost(loginServer, config.azure.extraSuffixes)?.cloud ?? "Custom";
+      return {
+        provider,
+        host,
+        loginServer,
+        cloud,
+        azure,
+        ...keys(provider, host, azureIdentity(env, home, azure), workload),
+      };
     }
   }
 };
