@@ -207,7 +207,8 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
       steps.push({
         source: name,
         state: s.status === "unavailable" ? "absent" : "skipped",
-        detail: s.reason ?? `${s.label}: not reached, a source before it answered`,
+        detail:
+          s.status === "unavailable" ? (s.reason ?? s.label) : `${s.label}: not reached, a source before it answered`,
       });
       continue;
     }

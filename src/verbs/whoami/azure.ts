@@ -61,7 +61,10 @@ export const entraPrincipal = (
 };
 
 /** The plan's sources as the walk turned out: `used` answered, `failed` stopped the chain. */
-const stepsFor = (plan: IdentityPlan, o: { used?: string; failed?: { label: string; why: string } }): ChainStep[] => {
+const stepsFor = (
+  plan: IdentityPlan,
+  o: { used?: string; failed?: { label: string; why: string }; skipped?: string },
+): ChainStep[] => {
   let reached = false;
   return plan.sources.map((s): ChainStep => {
     const source = SOURCE_NAME[s.kind] ?? s.kind;
@@ -76,7 +79,9 @@ const stepsFor = (plan: IdentityPlan, o: { used?: string; failed?: { label: stri
       reached = true;
       return { source, state: "failed", detail: o.failed.why };
     }
-    return { source, state: "absent", detail: `${s.label}: not available here` };
+    // entraToken's "no identity" message lists each source it skipped as "kind: why".
+    const why = o.skipped ? new RegExp(`\\b${s.kind}: ([^;)]+)`).exec(o.skipped)?.[1] : undefined;
+    return { source, state: "absent", detail: `${s.label}: ${why ?? "not available here"}` };
   });
 };
 
@@ -100,7 +105,7 @@ export const whoAzure = async (route: AcrRoute, o: AzureWhoOptions): Promise<Who
     return { plan, steps, principal, facts, via: "the Entra token's claims (tid, oid, appid)" };
   } catch (e) {
     const why = scrub(oneLine(e));
-    if (e instanceof NoIdentityError) return { plan, steps: stepsFor(plan, {}), none: true, error: why };
+    if (e instanceof NoIdentityError) return { plan, steps: stepsFor(plan, { skipped: why }), none: true, error: why };
     // A failing source's message starts with its label (providers/azure/credentials.ts).
     const at = plan.sources.find((s) => s.status !== "unavailable" && why.startsWith(s.label));
     return { plan, steps: stepsFor(plan, { failed: { label: at?.label ?? "", why } }), error: why };
