@@ -154,6 +154,15 @@ export const cacheCheck = async (settings: Settings, now: number): Promise<Cache
         expiresAt: iso(e.expiresAt),
         state: isFresh(e, now) ? "fresh" : isUsable(e, now) ? "stale" : "expired",
       });
+    } else if (e.kind === "plugin") {
+      // A kubelet plugin's answer (keyring library): the registries it covers, never the passwords.
+      out.entries.push({
+        kind: "plugin",
+        host: e.auth.map(([k]) => k).join(", ") || "(no registries)",
+        identity: `kubelet plugin ${e.provider} (cacheKeyType ${e.cacheKeyType})`,
+        expiresAt: iso(e.expiresAt),
+        state: now < e.expiresAt ? "fresh" : "expired",
+      });
     } else {
       out.entries.push({
         kind: "none",

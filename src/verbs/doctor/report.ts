@@ -52,9 +52,11 @@ export interface IdentityCheck {
 }
 
 export interface CacheEntryView {
-  kind: "token" | "none";
+  /** A cloud token, a remembered "no identity here", or a kubelet plugin's answer (keyring library). */
+  kind: "token" | "none" | "plugin";
+  /** The registry host (plugin answers: the registries they cover). */
   host: string;
-  /** The identity label (tokens) or the reason (remembered "no identity"). */
+  /** The identity label (tokens), the reason (remembered "no identity"), or the plugin. */
   identity: string;
   /** ISO time until which a token is served without a network call (half its life). */
   freshUntil?: string;
