@@ -181,8 +181,32 @@ const runExplainVerb = async (args: string[]): Promise<number> => {
   return r.code;
 };
 
+/** `doctor`: the health report, its module imported only when asked for. */
+const runDoctorVerb = async (args: string[]): Promise<number> => {
+  let home: string | { error: string };
+  try {
+    home = homeDir(process.env);
+  } catch (e) {
+    home = { error: oneLine(e) };
+  }
+  const { run: runDoctor } = await import("./verbs/doctor/doctor.ts");
+  const r = await runDoctor(args, {
+    env: Object.freeze({ ...process.env }),
+    home,
+    isTTY: Boolean(process.stdout.isTTY),
+    now: Date.now,
+    uid: process.geteuid?.(),
+    self: selfPath(),
+    platform: process.platform,
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === "explain") return runExplainVerb(argv.slice(1));
+  if (argv[0] === "doctor") return runDoctorVerb(argv.slice(1));
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
   // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].

@@ -24,6 +24,11 @@ Usage:
                                     keep a dockerconfigjson secret with every configured registry's
                                     credentials in each selected namespace and on its service accounts
                                     (on Node: its image or the launcher; docs/pull-secrets.md)
+  docker-credential-cloud doctor [--json]   this machine's health on one screen: version, config files,
+                                    each cloud identity (sources in order, the one used, a live who-am-i),
+                                    the token cache, the static store's backend, which clients point at
+                                    this helper and whether it is on their PATH (doctor --help; exit codes;
+                                    docs/troubleshooting.md)
   docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
                                     the whole decision for one pull: route, identity chain, token, a probe
                                     of the registry and the next step (explain --help for all options)

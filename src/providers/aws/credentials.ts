@@ -11,8 +11,9 @@ import { reachable } from "../network.ts";
 import { cachingRoleAssumer, type MfaSetup } from "./mfa.ts";
 import { awsIdentityPlan, workloadRoleArn } from "./plan.ts";
 
-const DEFAULT_SESSION_NAME = "docker-credential-cloud";
-const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
+/** Session names of the roles assumed for ECR (exported for the operator verbs' who-am-i). */
+export const DEFAULT_SESSION_NAME = "docker-credential-cloud";
+export const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
 
 /**
  * Connection and request timeouts that throw, so a silent endpoint becomes a one-line error; the
