@@ -7,15 +7,21 @@ import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import { oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type PullSecretsConfig, parseConfig } from "./config.ts";
+import { type PullSecretsConfig, parseConfig, type RegistryIdentity } from "./config.ts";
 import type { Kube, Obj } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
 import { Metrics } from "./metrics.ts";
 import { type Change, type Fresh, type ReconcileOptions, reconcileNamespace, releaseNamespace } from "./reconcile.ts";
 import { namespaceSelector } from "./select.ts";
 
+export { withIdentity } from "./identity.ts";
+
 export interface PullSecretsContext {
-  credentials(host: string): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
+  /** The core entry for `host`, as the registry's own identity when the config gives it one. */
+  credentials(
+    host: string,
+    identity: RegistryIdentity | undefined,
+  ): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
   log: Logger;
   now: () => number;
   /** Ends the long-running mode (SIGTERM). */
@@ -40,7 +46,7 @@ export const fetchAll = async (cfg: PullSecretsConfig, ctx: PullSecretsContext, 
   await Promise.all(
     cfg.registries.map(async (host) => {
       try {
-        const c = await ctx.credentials(host);
+        const c = await ctx.credentials(host, cfg.identities.get(host));
         if (!c.secret) throw new Error("empty credential");
         fresh.set(host, c);
         metrics?.success(host, ctx.now(), c.expiresAt);
