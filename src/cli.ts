@@ -108,11 +108,12 @@ const runPullSecretsVerb = async (args: string[]): Promise<number> => {
   const settings = await edgeSettings(env, homeDir(env));
   const log = createLogger(env.DOCKER_CREDENTIAL_CLOUD_LOG ? settings.logLevel : "info", stderr);
   const deps = credentialDeps(settings, log, Date.now);
-  const { runPullSecrets } = await import("./pull-secrets/main.ts");
+  const { runPullSecrets, withIdentity } = await import("./pull-secrets/main.ts");
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   const r = await runPullSecrets(args, {
-    credentials: (host) => hostCredentials(host, deps),
+    credentials: (host, identity) =>
+      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps),
     log,
     now: Date.now,
     signal: stop.signal,
