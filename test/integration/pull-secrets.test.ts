@@ -226,6 +226,22 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     }
   });
 
+  test("a namespace being deleted (Terminating) is skipped: no write the API server would refuse", async () => {
+    kube.addNamespace("term-1");
+    kube.addNamespace("term-2");
+    kube.terminate("term-2");
+    const cfg = await config("term.yaml", `registries: [${HOST}]\nnamespaces: { include: ["term-*"] }\n`);
+    const r = await cli(["--config", cfg, "--once"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(kube.get("secrets", "term-1", NAME));
+    assert.equal(kube.get("secrets", "term-2", NAME), undefined);
+    assert.deepEqual(
+      kube.requests.filter((q) => q.path.startsWith("/api/v1/namespaces/term-2/")),
+      [],
+      "nothing asked of the terminating namespace",
+    );
+  });
+
   test("a namespace that stops matching loses only our secret and our service-account entry", async () => {
     kube.addNamespace("leave-1");
     const cfg = await config("leave.yaml", `registries: [${HOST}]\nnamespaces: { include: ["leave-*"] }\n`);

@@ -114,7 +114,7 @@ export const describeCredentials = (json: CredentialsJson, file: string): string
  * Node its proxy agent; under Bun a fetch implementation carrying the same decisions, also made the
  * default of gaxios' shared instance, which gcp-metadata (the metadata server's token) uses.
  */
-const transporterOptionsFor = (ctx: FetchContext, net: Network, lib: GoogleAuthLib) => {
+export const transporterOptionsFor = (ctx: FetchContext, net: Network, lib: GoogleAuthLib) => {
   if (net.fetch) lib.gaxios.instance.defaults.fetchImplementation = net.fetch;
   return {
     timeout: ctx.requestTimeoutMs,
