@@ -4,14 +4,12 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli as runProgram, TRACE_LOADS } from "../support/cli.ts";
+import { baseEnv, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { run, which } from "../support/namespace.ts";
 import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-const runCli = runProgram;
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const HOST2 = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
