@@ -95,15 +95,6 @@ const selfPath = (): string => {
 
 /** `pull-secrets`: a long-running or --once operator verb, its module (and the Kubernetes client) loaded only here. */
 const runPullSecretsVerb = async (args: string[]): Promise<number> => {
-  // Known gap (docs/runtime.md): inside the single-file executable, @kubernetes/client-node's HTTP
-  // (undici's fetch, which Bun replaces with its own) ignores the cluster CA from the kubeconfig or
-  // the service account, so every API call would fail TLS verification. Say so instead.
-  if ((process.versions as Record<string, string | undefined>).bun) {
-    stderr(
-      "docker-credential-cloud: pull-secrets runs on Node for now (the pull-secrets container image, or dist/bin/docker-credential-cloud with Node >= 22): the single-file executable cannot pass the cluster CA to the Kubernetes client yet\n",
-    );
-    return 2;
-  }
   const env = process.env;
   const settings = await edgeSettings(env, homeDir(env));
   const log = createLogger(env.DOCKER_CREDENTIAL_CLOUD_LOG ? settings.logLevel : "info", stderr);

@@ -7,17 +7,13 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, LAUNCHER, runCli as runProgram } from "../support/cli.ts";
+import { baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
 import { ACR_USER, type FakeAzure, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-// pull-secrets runs on Node for now (docs/runtime.md): drive the Node launcher.
-const runCli: typeof runProgram = (args, stdin, env, opts = {}) =>
-  runProgram(args, stdin, env, { bin: LAUNCHER, ...opts });
 
 const NAME = "cloud-registry-credentials";
 type Auths = Record<string, { username: string; password: string }>;

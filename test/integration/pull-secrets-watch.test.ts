@@ -7,8 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LAUNCHER as BIN, baseEnv } from "../support/cli.ts";
-// pull-secrets runs on Node (docs/runtime.md): the watch tests drive the Node launcher.
+import { BIN, baseEnv } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { waitFor } from "../support/scripts.ts";

@@ -10,7 +10,7 @@ import { withDeadline } from "../../deadline.ts";
 import { NoIdentityError, oneLine } from "../../errors.ts";
 import { adcFile } from "../../identity/google.ts";
 import { createLogger, type Logger, scrub } from "../../log.ts";
-import { discoverDefault, discoverWorkload } from "../../providers/google/credentials.ts";
+import { discoverDefault, discoverWorkload, transporterOptionsFor } from "../../providers/google/credentials.ts";
 import { metadataBase } from "../../providers/google/metadata.ts";
 import { googleIdentityPlan, type TokenSource } from "../../providers/google/plan.ts";
 import { routeSdkLogs } from "../../providers/google/sdk-log.ts";
@@ -101,10 +101,10 @@ export const whoGoogle = async (route: GoogleRoute, o: GoogleWhoOptions): Promis
   };
   let source: TokenSource;
   try {
-    const { agent } = await network(o.env, log);
+    const net = await network(o.env, log);
     source = route.workload
-      ? discoverWorkload(route, ctx, await loadLib(), agent)
-      : await discoverDefault(route, ctx, loadLib, agent);
+      ? discoverWorkload(route, ctx, await loadLib(), net)
+      : await discoverDefault(route, ctx, loadLib, net);
   } catch (e) {
     const why = scrub(oneLine(e));
     if (e instanceof NoIdentityError) {
@@ -153,9 +153,9 @@ export const whoGoogle = async (route: GoogleRoute, o: GoogleWhoOptions): Promis
     }
   }
   try {
-    const { agent } = await network(o.env, log);
+    const net = await network(o.env, log);
     const L = await loadLib();
-    const client = new L.OAuth2Client({ transporterOptions: { timeout: o.timeoutMs, ...(agent ? { agent } : {}) } });
+    const client = new L.OAuth2Client({ transporterOptions: transporterOptionsFor(ctx, net, L) });
     const info = await withDeadline(
       client.getTokenInfo(token),
       o.timeoutMs * 2,
