@@ -72,6 +72,9 @@ const answer = async (req: CredentialProviderRequest, deps: CredentialDeps): Pro
   if (workload && creds.secret === workload.token) {
     throw new Error(`the ${route.provider} provider returned the service-account token as the password; refusing`);
   }
+  if (workload && !route.workload) {
+    deps.log.debug(`the service account names no role for ${route.provider}: the node's identity is used`);
+  }
   deps.log.debug(`answering ${registry} with ${creds.source}`);
   return encodeResponse({
     apiVersion: req.apiVersion,

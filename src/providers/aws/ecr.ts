@@ -11,7 +11,7 @@ import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
 import { network } from "../network.ts";
 import { summarizePlan } from "../plan-log.ts";
 import type { FetchContext, Token } from "../types.ts";
-import { credentialsFor, defaultChainFacts, nothingToTry, requestHandler } from "./credentials.ts";
+import { credentialsFor, defaultChainFacts, mfaProfileFor, nothingToTry, requestHandler } from "./credentials.ts";
 import { awsNoIdentity, classifyAwsError } from "./errors.ts";
 import { awsIdentityPlan } from "./plan.ts";
 
@@ -27,11 +27,14 @@ export const decodeAuthorizationToken = (b64: string): { username: string; secre
   return { username: text.slice(0, i), secret: text.slice(i + 1) };
 };
 
+type Mfa = Parameters<typeof credentialsFor>[6];
+
 const fetchPrivate = async (
   route: EcrRoute,
   ctx: FetchContext,
   agent: Agent | undefined,
   imds: boolean,
+  mfa: Mfa,
 ): Promise<Token> => {
   const { ECRClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
   const timeoutMs = ctx.requestTimeoutMs;
@@ -40,7 +43,7 @@ const fetchPrivate = async (
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
   const client = new ECRClient({
     region: route.region,
-    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent, imds),
+    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent, imds, mfa),
     useFipsEndpoint: route.fips && !customEndpoint,
     useDualstackEndpoint: route.dualStack && !customEndpoint,
     requestHandler: requestHandler(timeoutMs, agent),
@@ -62,12 +65,13 @@ const fetchPublic = async (
   ctx: FetchContext,
   agent: Agent | undefined,
   imds: boolean,
+  mfa: Mfa,
 ): Promise<Token> => {
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr-public");
   const timeoutMs = ctx.requestTimeoutMs;
   const client = new ECRPUBLICClient({
     region: PUBLIC_REGION,
-    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent, imds),
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent, imds, mfa),
     requestHandler: requestHandler(timeoutMs, agent),
     maxAttempts: 2,
   });
@@ -107,9 +111,21 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     imds = facts.imds;
   }
   try {
+    // A profile with mfa_serial: the code is asked for on the terminal before the deadline starts
+    // (typing it is not the network's time), unless a session is cached.
+    const mfaProfile = mfaProfileFor(route, ctx.env);
+    const setup = mfaProfile
+      ? await (await import("./mfa.ts")).prepareMfa(mfaProfile, {
+          env: ctx.env,
+          home: ctx.home,
+          log: ctx.log,
+          now: ctx.now(),
+        })
+      : undefined;
+    const mfa = setup ? { setup, log: ctx.log } : undefined;
     const { agent } = await network(ctx.env, ctx.log);
     return await withDeadline(
-      route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds) : fetchPublic(route, ctx, agent, imds),
+      route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds, mfa) : fetchPublic(route, ctx, agent, imds, mfa),
       budgetMs,
       () =>
         new ProviderError(

@@ -1,0 +1,275 @@
+// AWS profiles with mfa_serial, driven through the BUILT program: the code is asked for on a real
+// pseudo-terminal (util-linux `script` gives the program a controlling tty while stdin stays the
+// helper protocol), the fake STS checks SerialNumber and TokenCode on AssumeRole, the session is
+// cached where and as the AWS CLI caches it (~/.aws/cli/cache/<sha1>.json), a later miss uses that
+// session without a terminal (`setsid`: no controlling tty at all, so a prompt would fail), and
+// without a terminal and without a session the failure is one line naming what to do.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { BIN, baseEnv, type CliResult } from "../support/cli.ts";
+import { type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
+import { tmpTree } from "../support/tmp.ts";
+
+const HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+const OTHER = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+const BASE_KEY = "AKIAFAKEMFABASEKEY01";
+const BASE_SECRET = "fake-secret-of-the-mfa-base-profile";
+const ROLE = "arn:aws:iam::123456789012:role/admin";
+const SERIAL = "arn:aws:iam::123456789012:mfa/alice";
+const CODE = "493817";
+// botocore's AssumeRoleCredentialFetcher._cache_key for {RoleArn: ROLE, SerialNumber: SERIAL}
+// (computed with botocore itself): the file name the AWS CLI reads and writes.
+const CLI_KEY = "c08bbcd61d2960e17757c33319b79219a44dea4e";
+// A session as the AWS CLI would have cached it, signed for by the fake.
+const CLI_SESSION = {
+  id: "ASIAFAKECLICACHED001",
+  secret: "fake-cli-cached-secret",
+  session: "fake-cli-cached-session",
+};
+
+let fake: FakeAws;
+before(async () => {
+  fake = await startFakeAws({
+    keys: { [BASE_KEY]: BASE_SECRET, [CLI_SESSION.id]: CLI_SESSION.secret },
+    mfa: { roleArn: ROLE, serial: SERIAL, code: CODE },
+  });
+});
+after(() => fake.close());
+
+const CONFIG = `[profile mfa]
+role_arn = ${ROLE}
+source_profile = base
+mfa_serial = ${SERIAL}
+region = eu-west-1
+`;
+const CREDENTIALS = `[base]
+aws_access_key_id = ${BASE_KEY}
+aws_secret_access_key = ${BASE_SECRET}
+`;
+
+const home = async (t: Parameters<typeof tmpTree>[0]) => {
+  const h = await tmpTree(t, { ".aws/config": CONFIG, ".aws/credentials": CREDENTIALS });
+  const env = {
+    ...baseEnv(h),
+    AWS_ENDPOINT_URL: fake.url,
+    AWS_PROFILE: "mfa",
+    DOCKER_CREDENTIAL_CLOUD_LOG: "debug",
+    SHELL: "/bin/sh",
+  };
+  return { h, env, cacheFile: join(h, ".aws", "cli", "cache", `${CLI_KEY}.json`) };
+};
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+interface PtyResult extends CliResult {
+  /** What the program wrote to the terminal (the prompt, and the typed line's echo). */
+  terminal: string;
+}
+
+/**
+ * `get` on a pseudo-terminal: stdin and stdout stay files (the helper protocol), `typed` is what
+ * the user types on the terminal.
+ */
+const getOnPty = async (dir: string, env: Record<string, string>, host: string, typed: string): Promise<PtyResult> => {
+  const [inFile, outFile, errFile] = ["in", "out", "err"].map((n) => join(dir, `pty-${n}`)) as [string, string, string];
+  await writeFile(inFile, `${host}\n`);
+  const cmd = `${q(BIN)} get < ${q(inFile)} > ${q(outFile)} 2> ${q(errFile)}`;
+  const r = await spawnAll("script", ["-q", "-e", "-c", cmd, "/dev/null"], typed, env);
+  return {
+    code: r.code,
+    stdout: await readFile(outFile, "utf8"),
+    stderr: await readFile(errFile, "utf8"),
+    terminal: r.stdout,
+  };
+};
+
+/** `get` with no controlling terminal at all (a new session without a tty). */
+const getWithoutTerminal = (env: Record<string, string>, host: string) =>
+  spawnAll("setsid", ["-w", BIN, "get"], `${host}\n`, env);
+
+const spawnAll = (cmd: string, args: string[], stdin: string, env: Record<string, string>): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+
+const assumeRoles = () => fake.requests.filter((r) => r.target === "AssumeRole");
+const ecrCalls = () => fake.requests.filter((r) => r.target.endsWith("GetAuthorizationToken"));
+
+describe("AWS MFA profiles (mfa_serial)", () => {
+  test("the code is asked for on the terminal, sent to STS, and never printed or logged", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    const r = await getOnPty(h, env, HOST, `${CODE}\n`);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(JSON.parse(r.stdout).Secret, `pw-eu-west-1-${STS_CREDS.AssumeRole.id}`);
+    assert.match(r.terminal, new RegExp(`Enter MFA code for ${SERIAL}: `), "the prompt is on the terminal");
+    const sts = assumeRoles();
+    assert.equal(sts.length, 1);
+    assert.equal(sts[0]?.form?.get("RoleArn"), ROLE);
+    assert.equal(sts[0]?.form?.get("SerialNumber"), SERIAL);
+    assert.equal(sts[0]?.form?.get("TokenCode"), CODE);
+    assert.equal(sts[0]?.accessKeyId, BASE_KEY, "AssumeRole signed by the source profile");
+    assert.equal(ecrCalls()[0]?.accessKeyId, STS_CREDS.AssumeRole.id, "ECR called with the MFA session");
+    assert.deepEqual(fake.badSignatures, []);
+    assert.ok(r.stderr.length > 0, "debug logging was on");
+    assert.ok(!r.stderr.includes(CODE) && !r.stdout.includes(CODE), "the code is not logged");
+    // Cached as the AWS CLI caches it.
+    const cached = JSON.parse(await readFile(cacheFile, "utf8"));
+    assert.deepEqual(cached.Credentials, {
+      AccessKeyId: STS_CREDS.AssumeRole.id,
+      SecretAccessKey: STS_CREDS.AssumeRole.secret,
+      SessionToken: STS_CREDS.AssumeRole.session,
+      Expiration: "2099-01-01T00:00:00UTC",
+      AccountId: "123456789012",
+    });
+    assert.equal((await stat(cacheFile)).mode & 0o777, 0o600);
+    assert.ok(!JSON.stringify(cached).includes(CODE));
+  });
+
+  test("a later miss uses the cached session: no terminal needed, no AssumeRole", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    assert.equal((await getOnPty(h, env, HOST, `${CODE}\n`)).code, 0);
+    assert.equal(assumeRoles().length, 1);
+    // Another registry (a token-cache miss), then the same one with the token cache off.
+    for (const [host, extra] of [
+      [OTHER, {}],
+      [HOST, { DOCKER_CREDENTIAL_CLOUD_CACHE: "off" }],
+    ] as const) {
+      const r = await getWithoutTerminal({ ...env, ...extra }, host);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(JSON.parse(r.stdout).Secret, new RegExp(`-${STS_CREDS.AssumeRole.id}$`));
+      assert.doesNotMatch(r.stderr, /Enter MFA code/);
+    }
+    assert.equal(assumeRoles().length, 1, "the session was not assumed again");
+    assert.equal(ecrCalls().length, 3);
+    assert.ok(ecrCalls().every((c) => c.sessionToken === STS_CREDS.AssumeRole.session));
+  });
+
+  test("a session the AWS CLI cached is used as is", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
+    // What the AWS CLI writes (json.dumps of the AssumeRole answer, strftime %Z expiration).
+    await writeFile(
+      cacheFile,
+      JSON.stringify({
+        Credentials: {
+          AccessKeyId: CLI_SESSION.id,
+          SecretAccessKey: CLI_SESSION.secret,
+          SessionToken: CLI_SESSION.session,
+          Expiration: "2099-06-01T10:00:00UTC",
+        },
+        AssumedRoleUser: { AssumedRoleId: "AROAFAKE:botocore-session-1", Arn: `${ROLE}/botocore-session-1` },
+        ResponseMetadata: { RequestId: "x", HTTPStatusCode: 200 },
+      }),
+      { mode: 0o600 },
+    );
+    const r = await getWithoutTerminal(env, HOST);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(JSON.parse(r.stdout).Secret, `pw-eu-west-1-${CLI_SESSION.id}`);
+    assert.equal(assumeRoles().length, 0);
+    assert.equal(ecrCalls()[0]?.sessionToken, CLI_SESSION.session);
+  });
+
+  test("a cached session that expires within 15 minutes is not used: the code is asked for again", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
+    const soon = new Date(Date.now() + 10 * 60_000).toISOString().slice(0, 19);
+    await writeFile(
+      cacheFile,
+      JSON.stringify({
+        Credentials: {
+          AccessKeyId: CLI_SESSION.id,
+          SecretAccessKey: CLI_SESSION.secret,
+          SessionToken: CLI_SESSION.session,
+          Expiration: `${soon}UTC`,
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const r = await getOnPty(h, env, HOST, `${CODE}\n`);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.terminal, /Enter MFA code/);
+    assert.equal(assumeRoles().length, 1);
+    assert.equal(JSON.parse(await readFile(cacheFile, "utf8")).Credentials.AccessKeyId, STS_CREDS.AssumeRole.id);
+  });
+
+  test("no terminal and no cached session: one line saying how to get one; STS is not called", async (t) => {
+    fake.reset();
+    const { env } = await home(t);
+    const r = await getWithoutTerminal(env, HOST);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout.trim().split("\n").length, 1, "the protocol's one line on stdout");
+    const last = r.stderr.trimEnd().split("\n").pop() ?? "";
+    assert.match(last, /profile mfa needs an MFA code \(arn:aws:iam::123456789012:mfa\/alice\)/);
+    assert.match(last, /no terminal/);
+    assert.match(last, /aws sts get-caller-identity --profile mfa/);
+    assert.deepEqual(fake.calls, {});
+  });
+
+  test("a wrong code: STS refuses, one line, the code not repeated, nothing cached", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    const r = await getOnPty(h, { ...env, DOCKER_CREDENTIAL_CLOUD_LOG: "warn" }, HOST, "111111\n");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /AccessDenied|MultiFactorAuthentication failed/);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+    assert.ok(!r.stderr.includes("111111") && !r.stdout.includes("111111"));
+    assert.equal(assumeRoles()[0]?.form?.get("TokenCode"), "111111");
+    await assert.rejects(stat(cacheFile));
+  });
+
+  test("MFA in a source profile: that role's session is cached, the role on top assumed from it", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const APP = "arn:aws:iam::123456789012:role/app";
+    await writeFile(join(h, ".aws", "config"), `${CONFIG}[profile app]\nrole_arn = ${APP}\nsource_profile = mfa\n`);
+    const appEnv = { ...env, AWS_PROFILE: "app" };
+    const first = await getOnPty(h, appEnv, HOST, `${CODE}\n`);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(
+      assumeRoles().map((r) => [r.form?.get("RoleArn"), r.form?.get("TokenCode") ?? null]),
+      [
+        [ROLE, CODE],
+        [APP, null],
+      ],
+    );
+    const second = await getWithoutTerminal({ ...appEnv, DOCKER_CREDENTIAL_CLOUD_CACHE: "off" }, HOST);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(
+      assumeRoles().map((r) => r.form?.get("RoleArn")),
+      [ROLE, APP, APP],
+      "the MFA role came from the cache; only the role on top was assumed again",
+    );
+  });
+
+  test("not a 6-digit code: refused before STS, without echoing it", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const r = await getOnPty(h, env, HOST, "12ab5\n");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /must be 6 digits/);
+    assert.ok(!r.stderr.includes("12ab5"));
+    assert.equal(assumeRoles().length, 0);
+  });
+});
