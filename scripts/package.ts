@@ -10,7 +10,18 @@
 // The executables are never stripped: the compiled program lives in a section of the file.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -116,7 +127,7 @@ Version: ${version}
 Architecture: ${t.deb}
 Maintainer: docker-credential-cloud maintainers <maintainers@docker-credential-cloud.invalid>
 Installed-Size: ${installedKb}
-Depends: libc6 (>= 2.17), libgcc-s1
+Depends: libc6 (>= 2.17), libgcc-s1 | libgcc1
 Suggests: gnome-keyring
 Section: utils
 Priority: optional
@@ -203,7 +214,8 @@ if (import.meta.main ?? process.argv[1] === fileURLToPath(import.meta.url)) {
   const wanted = values.targets?.split(",") ?? TARGETS.map((t) => t.id);
   const targets = TARGETS.filter((t) => wanted.includes(t.id));
   const outdir = values.outdir as string;
-  const stage = join(outdir, ".stage");
+  // Staged outside dist/: the main package copies dist/ itself.
+  const stage = mkdtempSync(join(tmpdir(), "dcc-package-"));
   const made: string[] = [];
   try {
     const binaries = new Map<Target, string>();
