@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { binaryName, NAME, platformPackage, TARGETS, type Target } from "./targets.ts";
@@ -238,5 +238,22 @@ if (import.meta.main ?? process.argv[1] === fileURLToPath(import.meta.url)) {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
-  for (const f of made) console.log(`${sha256(f)}  ${f}`);
+  // Their checksums join the executables' in SHA256SUMS (paths relative to it, as sha256sum -c reads them).
+  const sumsFile = join(outdir, "SHA256SUMS");
+  const sums = new Map<string, string>();
+  if (existsSync(sumsFile)) {
+    for (const line of readFileSync(sumsFile, "utf8").split("\n").filter(Boolean)) {
+      const [hash, name] = line.split(/ {2}/);
+      if (hash && name) sums.set(name, hash);
+    }
+  }
+  for (const f of made) sums.set(relative(outdir, f), sha256(f));
+  writeFileSync(
+    sumsFile,
+    [...sums]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([n, h]) => `${h}  ${n}\n`)
+      .join(""),
+  );
+  for (const f of made) console.log(`${sums.get(relative(outdir, f))}  ${f}`);
 }
