@@ -94,6 +94,14 @@ test("a config-file typo does not hide stored logins: get serves them and names 
   const cloud = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
   assert.equal(cloud.code, 1);
   assert.match(cloud.stdout, /profle: unknown key\n$/);
+  // `docker build` asks `list` first and sends only what it names: the typo must not empty it.
+  const list = await runCli(["list"], "", baseEnv(h));
+  assert.equal(list.code, 0, list.stdout + list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout), { "registry.example": "alice" });
+  assert.match(
+    list.stderr,
+    /^docker-credential-cloud: warn: .*profle: unknown key; listed only the credentials stored/m,
+  );
 });
 
 test("an explicit config path that does not exist is an error", async (t) => {
