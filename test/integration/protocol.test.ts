@@ -63,6 +63,22 @@ test("a malformed config file: one line naming the file, exit 1, no stack", asyn
   assert.equal(r.stderr, r.stdout);
 });
 
+test("YAML the parser chokes on: an alias inside its own anchor, an unknown tag — one line each, exit 1", async (t) => {
+  const cases: [string, RegExp][] = [
+    // 15 KB; yaml.parse spends minutes counting these aliases.
+    [`a: &a [${"*a,".repeat(5000)}]\n`, /not valid YAML or JSON: the alias \*a is inside its own anchor &a\n$/],
+    // yaml.parse prints this as a multi-line process warning on stderr.
+    ["registries:\n  - match: !foo x\n", /not valid YAML or JSON: Unresolved tag: !foo at line 2, column 12:?\n$/],
+  ];
+  for (const [text, expected] of cases) {
+    const h = await tmpTree(t, { ".config/docker-credential-cloud/config.yaml": text });
+    const r = await runCli(["get"], "gcr.io", baseEnv(h), { timeoutMs: 20_000 });
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, expected);
+    assert.equal(r.stderr, r.stdout);
+  }
+});
+
 test("a failing get keeps the protocol line on stdout and repeats the cause on stderr; not found stays quiet", async (t) => {
   const h = await tmpTree(t);
   const bad = await runCli(["get"], "", baseEnv(h));
