@@ -57,6 +57,9 @@ const result = await Bun.build({
     autoloadBunfig: false,
     autoloadTsconfig: false,
     autoloadPackageJson: false,
+    // Start-up (helper "perf", docs/runtime.md): JIT tier-up 100× later. A helper process runs its code
+    // once; on a cache hit −5 % instructions and −10 % page faults, on an ECR cold miss −5 %.
+    jitPolicy: 100,
     ...(values.target ? { target: values.target } : {}),
     ...(values.executable ? { executablePath: values.executable } : {}),
   },
