@@ -12,6 +12,8 @@ import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { BIN, baseEnv, type CliResult, ROOT } from "../support/cli.ts";
 import { type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
+import { kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
+import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -432,6 +434,29 @@ describe("AWS MFA: the prompt (no echo, one at a time, only where a person can a
     assert.equal(ok.code, 0, await readFile(err, "utf8"));
     assert.equal(JSON.parse(await readFile(out, "utf8")).auth[HOST].password, `pw-eu-west-1-${CLI_SESSION.id}`);
     assert.equal(assumeRoles().length, 0);
+  });
+
+  test("pull-secrets never prompts, even on a terminal", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    await mkdir(join(h, "ca"));
+    const ca = await makeCa(join(h, "ca"));
+    const leaf = await issueCert(ca, ["127.0.0.1"]);
+    const kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    t.after(() => kube.close());
+    kube.addNamespace("mfa-1");
+    const kubeconfig = join(h, "kubeconfig");
+    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
+    const cfg = join(h, "pull-secrets.yaml");
+    await writeFile(cfg, `registries:\n  - ${HOST}\nnamespaces: { include: ["mfa-*"] }\n`);
+    const err = join(h, "ps-err");
+    const cmd = `${q(BIN)} pull-secrets --kubeconfig ${q(kubeconfig)} --config ${q(cfg)} --once < /dev/null > /dev/null 2> ${q(err)}`;
+    // A code typed ahead: a prompt would read it and succeed.
+    const r = await onPty(cmd, env, { typeahead: `${CODE}\n` });
+    const stderr = await readFile(err, "utf8");
+    assert.equal(r.prompts, 0, stderr);
+    assert.match(stderr, /needs an MFA code \(arn:aws:iam::123456789012:mfa\/alice\) and pull-secrets runs unattended/);
+    assert.deepEqual(assumeRoles(), []);
   });
 
   test("the library (createKeyring) never prompts, even on a terminal", async (t) => {
