@@ -95,24 +95,19 @@ const selfPath = (): string => {
 
 /** `pull-secrets`: a long-running or --once operator verb, its module (and the Kubernetes client) loaded only here. */
 const runPullSecretsVerb = async (args: string[]): Promise<number> => {
-  // Known gap (docs/runtime.md): inside the single-file executable, @kubernetes/client-node's HTTP
-  // (undici's fetch, which Bun replaces with its own) ignores the cluster CA from the kubeconfig or
-  // the service account, so every API call would fail TLS verification. Say so instead.
-  if ((process.versions as Record<string, string | undefined>).bun) {
-    stderr(
-      "docker-credential-cloud: pull-secrets runs on Node for now (the pull-secrets container image, or dist/bin/docker-credential-cloud with Node >= 22): the single-file executable cannot pass the cluster CA to the Kubernetes client yet\n",
-    );
-    return 2;
-  }
   const env = process.env;
   const settings = await edgeSettings(env, homeDir(env));
   const log = createLogger(env.DOCKER_CREDENTIAL_CLOUD_LOG ? settings.logLevel : "info", stderr);
   const deps = credentialDeps(settings, log, Date.now);
-  const { runPullSecrets } = await import("./pull-secrets/main.ts");
+  const { runPullSecrets, withIdentity } = await import("./pull-secrets/main.ts");
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   const r = await runPullSecrets(args, {
-    credentials: (host) => hostCredentials(host, deps),
+    // Unattended: never a prompt (an MFA profile needs a cached session or another identity).
+    credentials: (host, identity) =>
+      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps, {
+        interaction: { never: "pull-secrets runs unattended and cannot answer an MFA prompt" },
+      }),
     log,
     now: Date.now,
     signal: stop.signal,
@@ -181,8 +176,32 @@ const runExplainVerb = async (args: string[]): Promise<number> => {
   return r.code;
 };
 
+/** `doctor`: the health report, its module imported only when asked for. */
+const runDoctorVerb = async (args: string[]): Promise<number> => {
+  let home: string | { error: string };
+  try {
+    home = homeDir(process.env);
+  } catch (e) {
+    home = { error: oneLine(e) };
+  }
+  const { run: runDoctor } = await import("./verbs/doctor/doctor.ts");
+  const r = await runDoctor(args, {
+    env: Object.freeze({ ...process.env }),
+    home,
+    isTTY: Boolean(process.stdout.isTTY),
+    now: Date.now,
+    uid: process.geteuid?.(),
+    self: selfPath(),
+    platform: process.platform,
+  });
+  writeAll(1, r.stdout);
+  if (r.stderr) stderr(r.stderr);
+  return r.code;
+};
+
 const run = async (argv: string[]): Promise<number> => {
   if (argv[0] === "explain") return runExplainVerb(argv.slice(1));
+  if (argv[0] === "doctor") return runDoctorVerb(argv.slice(1));
   if (argv[0] === KUBELET_ACTION) errorFd = 2;
   // Human and program-facing verbs: their own module, loaded only when asked for (the hit path never sees it).
   // A Docker helper fronted for the kubelet: args ["kubelet", "--docker-helper", "NAME"].

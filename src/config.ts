@@ -4,6 +4,7 @@
 // because a typo in an identity setting would otherwise silently use the wrong identity.
 
 import { ConfigError } from "./errors.ts";
+import { parseAcrHost } from "./registry/hosts.ts";
 
 export type ProviderName = "ecr" | "ecr-public" | "google" | "acr";
 export const PROVIDER_NAMES: readonly ProviderName[] = ["ecr", "ecr-public", "google", "acr"];
@@ -38,6 +39,12 @@ export interface AzureIdentity {
   credential?: AzureCredentialKind;
   scope?: string;
   authorityHost?: string;
+  /**
+   * A mirror or custom host served with another registry's token: the Azure Container Registry
+   * login server ("myacr.azurecr.io") whose token `match` gets (e.g. mcr.microsoft.com mirrored
+   * into an ACR, as acr-credential-provider's --registry-mirror). Literal `match` only.
+   */
+  loginServer?: string;
 }
 
 export interface RegistryRule {
@@ -89,6 +96,7 @@ const AZURE: Schema = {
   credential: ["default", "environment", "workload", "managed", "cli"],
   scope: "string",
   authorityHost: "string",
+  loginServer: "string",
 };
 const SCHEMA: Schema = {
   version: "number",
@@ -165,6 +173,19 @@ export const parseConfig = async (text: string, file: string): Promise<Config> =
   for (const [i, rule] of (r.registries ?? []).entries()) {
     if (typeof rule.match !== "string" || rule.match === "") {
       throw new ConfigError(`${file}: registries[${i}].match: required`);
+    }
+  }
+  for (const [i, rule] of (r.registries ?? []).entries()) {
+    const target = rule.azure?.loginServer;
+    if (target === undefined) continue;
+    const at = `${file}: registries[${i}].azure.loginServer`;
+    if (rule.match.includes("*"))
+      throw new ConfigError(`${at}: only for a literal match (one mirror host), not ${rule.match}`);
+    if (rule.provider !== undefined && rule.provider !== "acr") throw new ConfigError(`${at}: needs provider acr`);
+    if (!parseAcrHost(target, r.azure?.extraSuffixes ?? [])) {
+      throw new ConfigError(
+        `${at}: ${JSON.stringify(target.slice(0, 80))} is not an Azure container registry login server (<name>.azurecr.io, .azurecr.cn, .azurecr.us or a suffix in azure.extraSuffixes)`,
+      );
     }
   }
   if ((r.kubelet?.providerConfig === undefined) !== (r.kubelet?.binDir === undefined)) {

@@ -24,6 +24,11 @@ Usage:
                                     keep a dockerconfigjson secret with every configured registry's
                                     credentials in each selected namespace and on its service accounts
                                     (on Node: its image or the launcher; docs/pull-secrets.md)
+  docker-credential-cloud doctor [--json]   this machine's health on one screen: version, config files,
+                                    each cloud identity (sources in order, the one used, a live who-am-i),
+                                    the token cache, the static store's backend, which clients point at
+                                    this helper and whether it is on their PATH (doctor --help; exit codes;
+                                    docs/troubleshooting.md)
   docker-credential-cloud explain IMAGE|HOST [--json] [--no-cache] [--as docker|kubelet]
                                     the whole decision for one pull: route, identity chain, token, a probe
                                     of the registry and the next step (explain --help for all options)
@@ -54,7 +59,9 @@ Environment:
                                         answers, else a plaintext 0600 file, said on stderr), keyring, file
   DOCKER_CREDENTIAL_CLOUD_DATA_DIR      the file store's directory (default $XDG_DATA_HOME/docker-credential-cloud)
   Cloud identities follow each cloud's own conventions: AWS_* and ~/.aws (profiles, SSO, IRSA, instance
-  roles); GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
+  roles; a profile's mfa_serial code is asked by get only — never in kubelet mode — on the terminal,
+  /dev/tty, not echoed, the session shared with the AWS CLI's ~/.aws/cli/cache);
+  GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
   AZURE_* (service principal, workload identity), managed identity, az login.
 
 Exit codes: 0 success; 1 error — for the credential-helper verbs the message is the single line on

@@ -5,7 +5,7 @@
 import type { AwsIdentity, AzureIdentity, GoogleIdentity, ProviderName, RegistryRule } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { digest, secretDigest } from "./hash.ts";
-import { awsIdentity, type IdentityInfo } from "./identity/aws.ts";
+import { awsIdentity, awsWorkloadRole, type IdentityInfo } from "./identity/aws.ts";
 import { azureIdentity } from "./identity/azure.ts";
 import { googleIdentity } from "./identity/google.ts";
 import { urlsMatchStr } from "./registry/glob.ts";
@@ -50,6 +50,8 @@ export interface GoogleRoute extends RouteBase {
 }
 export interface AcrRoute extends RouteBase {
   provider: "acr";
+  /** The ACR whose token `host` gets: `host` itself, or the rule's azure.loginServer (a mirror). */
+  loginServer: string;
   cloud: AzureCloud;
   azure: AzureIdentity;
 }
@@ -99,6 +101,10 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
   const mapsCustomHost = rule?.provider !== undefined && !rule.match.includes("*");
   const provider = mapsCustomHost ? rule.provider : shape;
   if (!provider || (rule?.provider !== undefined && rule.provider !== provider)) return null;
+  // AWS, as upstream's ecr-credential-provider: a service-account token whose annotations (and
+  // the plugin's AWS_ECR_ROLE_ARN) name no role is not used; the node's identity serves the
+  // request, with the node's cache entry.
+  const awsWorkload = workload && awsWorkloadRole(workload, env) ? workload : undefined;
   switch (provider) {
     case "ecr": {
       const aws = rule?.aws ?? {};
@@ -113,12 +119,12 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
         fips: parsed?.fips ?? false,
         dualStack: parsed?.dualStack ?? false,
         aws,
-        ...keys(provider, host, awsIdentity(env, home, aws), workload),
+        ...keys(provider, host, awsIdentity(env, home, aws), awsWorkload),
       };
     }
     case "ecr-public": {
       const aws = rule?.aws ?? {};
-      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws), workload) };
+      return { provider, host, aws, ...keys(provider, host, awsIdentity(env, home, aws), awsWorkload) };
     }
     case "google": {
       const google = rule?.google ?? {};
@@ -126,8 +132,17 @@ export const resolveRoute = (host: string, settings: Settings, workload?: Worklo
     }
     case "acr": {
       const azure = rule?.azure ?? {};
-      const cloud = parseAcrHost(host, config.azure.extraSuffixes)?.cloud ?? "Custom";
-      return { provider, host, cloud, azure, ...keys(provider, host, azureIdentity(env, home, azure), workload) };
+      // A mirror (config.ts checked that loginServer is a genuine ACR host and the match literal).
+      const loginServer = azure.loginServer ?? host;
+      const cloud = parseAcrHost(loginServer, config.azure.extraSuffixes)?.cloud ?? "Custom";
+      return {
+        provider,
+        host,
+        loginServer,
+        cloud,
+        azure,
+        ...keys(provider, host, azureIdentity(env, home, azure), workload),
+      };
     }
   }
 };

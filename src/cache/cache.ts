@@ -16,6 +16,8 @@ import { digest } from "../hash.ts";
 import { withFileLock } from "../lock.ts";
 import { type Entry, isLive, validEntry } from "./entry.ts";
 
+// Entry kinds (entry.ts): cloud tokens, "no identity here", and kubelet plugin answers (added
+// without a version change: a reader that does not know a kind drops those entries, nothing else).
 export const CACHE_VERSION = 1;
 const FILE = "tokens.json";
 

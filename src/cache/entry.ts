@@ -27,7 +27,24 @@ export interface NegativeEntry {
   host?: string;
 }
 
-export type Entry = TokenEntry | NegativeEntry;
+/**
+ * A kubelet credential provider's answer (keyring/shared-plugin-cache.ts), kept until `expiresAt`
+ * (its cacheDuration, else the provider's defaultCacheDuration) like the kubelet keeps it in
+ * memory. The entry's key names the provider (binary, config, args, env), the service-account
+ * scope and the cacheKeyType's key; the entry itself is the answer as the plugin gave it.
+ */
+export interface PluginEntry {
+  kind: "plugin";
+  fetchedAt: number;
+  expiresAt: number;
+  /** The provider's name, for logs; never a secret. */
+  provider: string;
+  cacheKeyType: string;
+  /** The auth map in the plugin's order. */
+  auth: [string, { username: string; password: string }][];
+}
+
+export type Entry = TokenEntry | NegativeEntry | PluginEntry;
 
 /** A token is served from cache without a network call until half its life has passed. */
 export const isFresh = (e: TokenEntry, now: number): boolean => now < e.fetchedAt + (e.expiresAt - e.fetchedAt) / 2;
@@ -38,7 +55,21 @@ export const EXPIRY_MARGIN_MS = 60_000;
 /** A stale token may still be served when the cloud call fails, but only while unexpired. */
 export const isUsable = (e: TokenEntry, now: number): boolean => now < e.expiresAt - EXPIRY_MARGIN_MS;
 
-export const isLive = (e: Entry, now: number): boolean => (e.kind === "token" ? isUsable(e, now) : now < e.expiresAt);
+/** A plugin answer expires as the kubelet's cache entry does: once `now` is past `expiresAt`. */
+export const isLive = (e: Entry, now: number): boolean =>
+  e.kind === "token" ? isUsable(e, now) : e.kind === "plugin" ? now <= e.expiresAt : now < e.expiresAt;
+
+const isAuthList = (v: unknown): boolean =>
+  Array.isArray(v) &&
+  v.every(
+    (pair) =>
+      Array.isArray(pair) &&
+      pair.length === 2 &&
+      typeof pair[0] === "string" &&
+      isObj(pair[1]) &&
+      typeof pair[1].username === "string" &&
+      typeof pair[1].password === "string",
+  );
 
 /** Entries read from disk are checked field by field; anything malformed is dropped. */
 export const validEntry = (v: unknown): Entry | null => {
@@ -53,6 +84,11 @@ export const validEntry = (v: unknown): Entry | null => {
   }
   if (v.kind === "none") {
     return typeof v.fingerprint === "string" && typeof v.reason === "string" ? (v as unknown as NegativeEntry) : null;
+  }
+  if (v.kind === "plugin") {
+    return typeof v.provider === "string" && typeof v.cacheKeyType === "string" && isAuthList(v.auth)
+      ? (v as unknown as PluginEntry)
+      : null;
   }
   return null;
 };

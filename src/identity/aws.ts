@@ -36,6 +36,24 @@ const AWS_KEY_VARS = [
   "AWS_USE_DUALSTACK_ENDPOINT",
 ] as const;
 
+/** Kubelet service-account token mode: the service-account annotation that names the ECR role. */
+export const ECR_ROLE_ANNOTATION = "eks.amazonaws.com/ecr-role-arn";
+
+/**
+ * The role a kubelet service-account token is exchanged for, as cloud-provider-aws's
+ * ecr-credential-provider picks it: the annotation eks.amazonaws.com/ecr-role-arn when the kubelet
+ * sent that key (even empty), else AWS_ECR_ROLE_ARN in the plugin's env. Undefined when that is
+ * empty: then the request is served with the node's own credentials (upstream #1281) — the IRSA
+ * annotation eks.amazonaws.com/role-arn is not read (upstream #1265 is not merged).
+ */
+export const awsWorkloadRole = (
+  workload: { annotations: Readonly<Record<string, string>> },
+  env: Env,
+): string | undefined =>
+  (Object.hasOwn(workload.annotations, ECR_ROLE_ANNOTATION)
+    ? workload.annotations[ECR_ROLE_ANNOTATION]
+    : env.AWS_ECR_ROLE_ARN) || undefined;
+
 /**
  * Whether the identity was chosen explicitly (config rule, AWS_PROFILE, IRSA variables). Then a
  * failure to load credentials is a broken setup to report, not "no AWS identity on this machine".

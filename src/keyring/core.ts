@@ -5,6 +5,7 @@
 // protocol text parsed back.
 
 import { fs, path } from "../builtins.ts";
+import { noCache, type TokenCache } from "../cache/cache.ts";
 import { EXPIRY_MARGIN_MS } from "../cache/entry.ts";
 import { type Answer, type CredentialDeps, credentialsFor } from "../credentials.ts";
 import type { Env } from "../env.ts";
@@ -63,12 +64,21 @@ export class Core {
     if (!p) {
       const env = Object.keys(overlay).length ? { ...this.#env, ...overlay } : this.#env;
       p = edgeSettings(env, this.#home).catch((e) => {
-        this.#log.error(`the built-in fetchers are off: ${oneLine(e)}`);
+        this.#log.error(`the built-in fetchers and the shared token cache are off: ${oneLine(e)}`);
         return null;
       });
       this.#settings.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * The shared file token cache our settings name (kubelet plugin answers are kept there too); the
+   * no-op cache when the cache is off or our settings cannot be read.
+   */
+  async tokenCache(): Promise<TokenCache> {
+    const settings = await this.settings();
+    return settings ? this.#depsFor(settings).deps.cache : noCache;
   }
 
   #depsFor(settings: Settings): { deps: CredentialDeps; store: CredentialStore } {

@@ -168,6 +168,13 @@ export const interpretPluginRun = (r: RunResult, name: string, image: string, ap
 
 export const GLOBAL_CACHE_KEY = "global";
 
+/** How long an answer is kept: its cacheDuration, else the provider's default; 0 or less means not at all. */
+export const keepForMs = (response: PluginResponse, defaultMs: number): number => response.cacheDurationMs ?? defaultMs;
+
+/** The key an answer is kept under: the image, its registry or the global key, as its cacheKeyType says. */
+export const pluginCacheKey = (image: string, type: CacheKeyType): string =>
+  type === "Image" ? image : type === "Registry" ? imageRegistry(image) : GLOBAL_CACHE_KEY;
+
 interface CacheEntry {
   response: PluginResponse;
   expiresAt: number;
@@ -200,19 +207,21 @@ export class PluginCache {
   /**
    * Keeps `response` under the key its cacheKeyType names. A cacheDuration of 0 is "do not keep"; an
    * absent one means `defaultMs` (0 there is also "do not keep"). Empty answers are kept too.
+   * Returns when the entry expires, or null when it is not kept.
    */
-  put(image: string, response: PluginResponse, defaultMs: number): void {
-    const ms = response.cacheDurationMs ?? defaultMs;
-    if (ms <= 0) return;
+  put(image: string, response: PluginResponse, defaultMs: number): number | null {
+    const ms = keepForMs(response, defaultMs);
+    if (ms <= 0) return null;
+    const expiresAt = this.#now() + ms;
+    this.keepUntil(image, response, expiresAt);
+    return expiresAt;
+  }
+
+  /** Keeps an answer read from the shared file cache until its own expiry. */
+  keepUntil(image: string, response: PluginResponse, expiresAt: number): void {
     const now = this.#now();
     for (const [k, e] of this.#entries) if (now > e.expiresAt) this.#entries.delete(k);
-    const key =
-      response.cacheKeyType === "Image"
-        ? image
-        : response.cacheKeyType === "Registry"
-          ? imageRegistry(image)
-          : GLOBAL_CACHE_KEY;
-    this.#entries.set(key, { response, expiresAt: now + ms });
+    this.#entries.set(pluginCacheKey(image, response.cacheKeyType), { response, expiresAt });
   }
 
   clear(): void {

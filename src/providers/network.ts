@@ -13,13 +13,19 @@
 // NodeHttpHandler, gaxios through transporterOptions.agent, @azure/identity and our ACR exchange
 // through the pipeline's `agent`. gcp-metadata (the Google metadata token) takes no agent: for it,
 // the link-local hosts are appended to NO_PROXY/no_proxy of this process when a proxy is set.
+//
+// In the single-file executable (Bun), node:http honours the agent and the CA set here, but the
+// fetch that gaxios uses does not: `fetch` below is the same decision (proxy or direct, metadata
+// always direct, the CA bundles) stated per request to Bun's fetch (fetch-adapter.ts).
 
 import { readFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import tls from "node:tls";
+import type { ProxyAgent } from "proxy-agent";
 import type { Env } from "../env.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { bunFetch, type FetchLike, onBun } from "./fetch-adapter.ts";
 
 /** Host names that always mean "this machine's metadata service". */
 export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;
@@ -75,13 +81,19 @@ export const proxyConfigured = (env: Env): boolean => PROXY_VARS.some((v) => Boo
 export interface Network {
   /** undefined: no proxy is configured; the SDKs' defaults connect directly. */
   agent: Agent | undefined;
+  /**
+   * Under Bun only: a fetch making the same decisions as `agent` and the CA bundles, for fetch-based
+   * clients (gaxios' fetchImplementation). undefined under Node, where those clients take the agent.
+   */
+  fetch: FetchLike | undefined;
 }
 
 let cached: Promise<Network> | undefined;
 
-const trustBundles = async (env: Env): Promise<void> => {
+/** Adds AWS_CA_BUNDLE/SSL_CERT_FILE to the default trust; returns the new default list, if changed. */
+const trustBundles = async (env: Env): Promise<string[] | undefined> => {
   const files = [env.AWS_CA_BUNDLE, env.SSL_CERT_FILE].filter((f): f is string => Boolean(f));
-  if (files.length === 0) return;
+  if (files.length === 0) return undefined;
   const pems: string[] = [];
   for (const file of files) {
     let text: string;
@@ -94,7 +106,7 @@ const trustBundles = async (env: Env): Promise<void> => {
     }
     pems.push(...(text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []));
   }
-  if (pems.length === 0) return;
+  if (pems.length === 0) return undefined;
   // Node ≥ 22.19 / 24.5: one switch for every TLS connection of the process.
   const t = tls as typeof tls & {
     getCACertificates?: (which: string) => string[];
@@ -104,11 +116,29 @@ const trustBundles = async (env: Env): Promise<void> => {
     throw new ConfigError("AWS_CA_BUNDLE/SSL_CERT_FILE need Node ≥ 22.19; use NODE_EXTRA_CA_CERTS instead");
   }
   t.setDefaultCACertificates([...t.getCACertificates("default"), ...pems]);
+  return t.getCACertificates("default");
 };
 
-const build = async (env: Env): Promise<Network> => {
-  await trustBundles(env);
-  if (!proxyConfigured(env)) return { agent: undefined };
+/** Bun's fetch with this network's decisions (proxy per `agent`, metadata direct, `ca`). */
+const fetchFor = (
+  agent: ProxyAgent | undefined,
+  ca: string[] | undefined,
+  log: Logger | undefined,
+): FetchLike | undefined => {
+  if (!onBun()) return undefined;
+  return bunFetch(
+    async (url) => {
+      // The agent's own decision (metadata is always "", direct); no agent: no proxy is configured.
+      const proxy = agent ? await agent.getProxyForUrl(url.href, undefined as never) : "";
+      return { proxy: proxy || false, ...(ca ? { tls: { ca } } : {}) };
+    },
+    log?.level === "debug" ? (l) => log.debug(l) : undefined,
+  );
+};
+
+const build = async (env: Env, log: Logger | undefined): Promise<Network> => {
+  const ca = await trustBundles(env);
+  if (!proxyConfigured(env)) return { agent: undefined, fetch: fetchFor(undefined, ca, log) };
   // For the libraries that read NO_PROXY themselves (gcp-metadata through gaxios, which takes
   // NO_PROXY over no_proxy): both get the union of the two and the metadata hosts.
   const list = [...new Set([process.env.NO_PROXY, process.env.no_proxy].flatMap((v) => (v ?? "").split(",")))]
@@ -125,13 +155,13 @@ const build = async (env: Env): Promise<Network> => {
   // except that metadata is always direct.
   const fromEnv = agent.getProxyForUrl;
   agent.getProxyForUrl = (url, req) => (isMetadataUrl(url, env) ? "" : fromEnv(url, req));
-  return { agent };
+  return { agent, fetch: fetchFor(agent, ca, log) };
 };
 
 /** The process's network setup for providers, built once (a provider call may come from the keyring too). */
 export const network = async (env: Env, log?: Logger): Promise<Network> => {
   if (log) await traceHttp(log);
-  cached ??= build(env).catch((e) => {
+  cached ??= build(env, log).catch((e) => {
     cached = undefined;
     throw e;
   });

@@ -1,6 +1,7 @@
 // The cluster, through @kubernetes/client-node (loaded only by the pull-secrets verb). Plain
 // objects in, plain objects out; a missing object is `undefined`; a 409 is a ConflictError.
 import * as k8s from "@kubernetes/client-node";
+import { apiClient, watch } from "./kube-transport.ts";
 
 export type Obj = {
   metadata: {
@@ -64,8 +65,9 @@ export const connect = (kubeconfig: string | undefined): Kube => {
   const kc = new k8s.KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  // kube-transport.ts: the library's own HTTP under Node, one Bun honours in the executable.
+  const core = apiClient(kc, k8s.CoreV1Api);
+  const coord = apiClient(kc, k8s.CoordinationV1Api);
   const plain = <T>(x: T): Obj => JSON.parse(JSON.stringify(x)) as Obj;
   return {
     listNamespaces: async () => {
@@ -73,8 +75,8 @@ export const connect = (kubeconfig: string | undefined): Kube => {
       return { items: l.items.map(plain), resourceVersion: l.metadata?.resourceVersion ?? "" };
     },
     watchNamespaces: async (resourceVersion, onEvent, onDone) => {
-      const w = new k8s.Watch(kc);
-      const ctl = await w.watch(
+      const ctl = await watch(
+        kc,
         "/api/v1/namespaces",
         { resourceVersion, allowWatchBookmarks: true },
         (type, obj) => onEvent(type, obj as Obj),

@@ -7,15 +7,21 @@ import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import { oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type PullSecretsConfig, parseConfig } from "./config.ts";
+import { type PullSecretsConfig, parseConfig, type RegistryIdentity } from "./config.ts";
 import type { Kube, Obj } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
 import { Metrics } from "./metrics.ts";
 import { type Change, type Fresh, type ReconcileOptions, reconcileNamespace, releaseNamespace } from "./reconcile.ts";
 import { namespaceSelector } from "./select.ts";
 
+export { withIdentity } from "./identity.ts";
+
 export interface PullSecretsContext {
-  credentials(host: string): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
+  /** The core entry for `host`, as the registry's own identity when the config gives it one. */
+  credentials(
+    host: string,
+    identity: RegistryIdentity | undefined,
+  ): Promise<{ username: string; secret: string; expiresAt: number | undefined }>;
   log: Logger;
   now: () => number;
   /** Ends the long-running mode (SIGTERM). */
@@ -40,7 +46,7 @@ export const fetchAll = async (cfg: PullSecretsConfig, ctx: PullSecretsContext, 
   await Promise.all(
     cfg.registries.map(async (host) => {
       try {
-        const c = await ctx.credentials(host);
+        const c = await ctx.credentials(host, cfg.identities.get(host));
         if (!c.secret) throw new Error("empty credential");
         fresh.set(host, c);
         metrics?.success(host, ctx.now(), c.expiresAt);
@@ -68,6 +74,8 @@ export const backoffMs = (attempt: number, random = Math.random): number =>
   Math.round(Math.min(300_000, 5_000 * 2 ** Math.max(0, attempt - 1)) * (0.5 + 0.5 * random()));
 
 const labelsOf = (o: Obj) => o.metadata.labels ?? {};
+/** The API server refuses new objects in a namespace being deleted; it is not ours to serve any more. */
+const isTerminating = (ns: Obj) => (ns.status as { phase?: string } | undefined)?.phase === "Terminating";
 
 /** One full pass over every namespace. */
 export const reconcileAll = async (
@@ -81,6 +89,7 @@ export const reconcileAll = async (
   const errors: string[] = [];
   for (const ns of items) {
     const name = ns.metadata.name;
+    if (isTerminating(ns)) continue;
     try {
       if (selected(name, labelsOf(ns))) changes.push(...(await reconcileNamespace(name, fresh, o)));
       else changes.push(...(await releaseNamespace(name, o)));
@@ -154,6 +163,12 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
   return runForever(kube, cfg, o, ctx);
 };
 
+/** A watch that ended because its resourceVersion is too old: 410 Gone as an ERROR event or as the HTTP status. */
+export const isGone = (e: unknown): boolean => {
+  const x = e as { statusCode?: number; code?: number } | null | undefined;
+  return x?.statusCode === 410 || x?.code === 410;
+};
+
 const runForever = async (
   kube: Kube,
   cfg: PullSecretsConfig,
@@ -187,26 +202,97 @@ const runForever = async (
   );
   const selected = namespaceSelector(cfg);
   let fresh: Fresh = new Map();
-  // The live watch: a token set before the request starts (its end may be reported before the
-  // request's promise settles) and the handle to abort it.
+
+  // The namespace watch, informer-style (client-go's reflector, @kubernetes/client-node's
+  // ListWatch): a full pass lists and watches from the list's resourceVersion; a watch that ends
+  // (server timeout, dropped connection) is resumed from the last resourceVersion seen, so events
+  // in between are replayed; a watch answered 410 Gone (that resourceVersion is compacted away)
+  // cannot be resumed: the next full pass re-lists and resyncs every namespace.
   let watch: { abort(): void } | undefined;
-  let aborter: { abort(): void } | undefined;
-  let failures = 0;
-  let wake: (() => void) | undefined;
+  let lastRv = "";
+  let resync = true;
   let shortWatches = 0;
+  let wake: (() => void) | undefined;
+  const startWatch = async (from: string) => {
+    const token = { abort: () => {} };
+    watch = token;
+    lastRv = from;
+    const started = ctx.now();
+    let gone = false;
+    const handle = await kube.watchNamespaces(
+      from,
+      (type, obj) => {
+        if (type === "ERROR") {
+          if (isGone(obj)) gone = true;
+          else ctx.log.warn(`namespace watch: error event ${oneLine((obj as { message?: unknown })?.message)}`);
+          return;
+        }
+        if (obj?.metadata?.resourceVersion) lastRv = obj.metadata.resourceVersion;
+        if (type === "ADDED" || type === "MODIFIED") enqueue(obj.metadata.name, obj);
+        else if (type === "DELETED") enqueue(obj.metadata.name, null);
+      },
+      (err) => {
+        if (watch !== token) return;
+        watch = undefined;
+        if (gone || isGone(err)) {
+          metrics.watchResyncs += 1;
+          ctx.log.warn(`namespace watch: resourceVersion ${from} is too old (410 Gone); re-listing every namespace`);
+          resync = true;
+          shortWatches = 0;
+        } else {
+          if (err)
+            ctx.log.warn(`namespace watch ended: ${oneLine(err)}; watching again from resourceVersion ${lastRv}`);
+          else ctx.log.debug(`namespace watch ended; watching again from resourceVersion ${lastRv}`);
+          // A watch that keeps ending at once (API errors) must not turn into a hot loop.
+          shortWatches = ctx.now() - started < 5_000 ? shortWatches + 1 : 0;
+        }
+        wake?.();
+      },
+    );
+    if (watch === token) token.abort = () => handle.abort();
+    else handle.abort();
+  };
+
+  // Namespace events go through a queue keyed by name, handled one at a time with the latest state
+  // seen: a burst (a resumed watch replaying history) collapses, and a namespace created and then
+  // deleted before its turn gets nothing written.
+  const queue = new Map<string, Obj | null>();
+  let draining = false;
+  const enqueue = (name: string, obj: Obj | null) => {
+    queue.set(name, obj);
+    if (!draining) {
+      draining = true;
+      setImmediate(() => void drain());
+    }
+  };
+  const drain = async () => {
+    for (const [name, obj] of queue) {
+      queue.delete(name);
+      if (!obj || isTerminating(obj) || !metrics.leader) continue;
+      try {
+        const cs = selected(name, labelsOf(obj))
+          ? await reconcileNamespace(name, fresh, o)
+          : await releaseNamespace(name, o);
+        for (const c of cs) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
+      } catch (e) {
+        ctx.log.warn(`namespace ${name}: ${oneLine(e)}`);
+      }
+    }
+    draining = false;
+  };
+
+  let failures = 0;
   try {
     while (!stop?.aborted) {
       if (!(await elector.tryAcquire())) {
         metrics.leader = false;
-        aborter?.abort();
+        watch?.abort();
         watch = undefined;
+        resync = true;
         await sleep(elector.retryMs(), stop);
         continue;
       }
       metrics.leader = true;
-      // A watch that keeps ending at once (API errors) must not turn into a hot re-list loop.
-      if (shortWatches > 0) await sleep(backoffMs(shortWatches), stop);
-      if (stop?.aborted) break;
       fresh = await fetchAll(cfg, ctx, metrics);
       const anyFailed = [...fresh.values()].some((c) => c instanceof Error);
       let wait: number;
@@ -214,38 +300,11 @@ const runForever = async (
         const r = await reconcileAll(kube, fresh, o);
         for (const c of r.changes) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
         metrics.passes += 1;
-        if (!watch) {
-          // New namespaces within seconds: a watch from the list's resourceVersion; when it ends
-          // (dropped, 410 Gone), the next loop turn re-lists and watches again.
-          let rv = r.resourceVersion;
-          const started = ctx.now();
-          const token = { abort: () => {} };
-          watch = token;
-          const handle = await kube.watchNamespaces(
-            rv,
-            (type, obj) => {
-              if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-              if (type !== "ADDED" && type !== "MODIFIED") return;
-              const name = obj.metadata.name;
-              const task = selected(name, labelsOf(obj))
-                ? reconcileNamespace(name, fresh, o)
-                : releaseNamespace(name, o);
-              task.then(
-                (cs) => {
-                  for (const c of cs) ctx.log.info(`${c.action} in namespace ${c.namespace}`);
-                },
-                (e) => ctx.log.warn(`namespace ${name}: ${oneLine(e)}`),
-              );
-            },
-            (err) => {
-              if (err) ctx.log.warn(`namespace watch ended: ${oneLine(err)}; resyncing`);
-              shortWatches = ctx.now() - started < 5_000 ? shortWatches + 1 : 0;
-              if (watch === token) watch = undefined;
-              wake?.();
-            },
-          );
-          if (watch === token) aborter = handle;
-          else handle.abort();
+        if (resync || !watch) {
+          watch?.abort();
+          watch = undefined;
+          resync = false;
+          await startWatch(r.resourceVersion);
         }
         failures = anyFailed || r.errors.length ? failures + 1 : 0;
         wait = failures
@@ -257,19 +316,29 @@ const runForever = async (
         ctx.log.warn(`reconcile failed: ${oneLine(e)}`);
         wait = backoffMs(failures);
       }
-      // Sleep until the refresh is due, the watch ends, or leadership must be renewed.
+      // Until the refresh is due or a resync is needed: resume an ended watch, renew the lease.
       const until = ctx.now() + wait;
-      while (!stop?.aborted && ctx.now() < until && watch) {
+      while (!stop?.aborted && ctx.now() < until && !resync) {
+        if (!watch) {
+          if (shortWatches > 0) await sleep(Math.min(backoffMs(shortWatches), until - ctx.now()), stop);
+          if (stop?.aborted || resync || ctx.now() >= until) break;
+          try {
+            await startWatch(lastRv);
+          } catch (e) {
+            ctx.log.warn(`namespace watch: ${oneLine(e)}`);
+            shortWatches += 1;
+          }
+        }
         await new Promise<void>((resolve) => {
           wake = resolve;
           sleep(Math.min(until - ctx.now(), elector.renewMs()), stop).then(resolve);
         });
         wake = undefined;
-        if (watch && !(await elector.tryAcquire())) break;
+        if (!(await elector.tryAcquire())) break;
       }
     }
   } finally {
-    aborter?.abort();
+    watch?.abort();
     await elector.release();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }

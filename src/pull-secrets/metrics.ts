@@ -3,6 +3,7 @@ export class Metrics {
   leader = false;
   passes = 0;
   apiErrors = 0;
+  watchResyncs = 0;
   private registries = new Map<string, { lastSuccess?: number; expiresAt?: number; errors: number }>();
 
   private of(host: string) {
@@ -33,6 +34,9 @@ export class Metrics {
       "# HELP pull_secrets_api_errors_total Failed reconcile passes (Kubernetes API errors).",
       "# TYPE pull_secrets_api_errors_total counter",
       `pull_secrets_api_errors_total ${this.apiErrors}`,
+      "# HELP pull_secrets_watch_resyncs_total Namespace watches answered 410 Gone, followed by a full re-list.",
+      "# TYPE pull_secrets_watch_resyncs_total counter",
+      `pull_secrets_watch_resyncs_total ${this.watchResyncs}`,
       "# HELP pull_secrets_last_success_timestamp_seconds Last successful credential fetch per registry.",
       "# TYPE pull_secrets_last_success_timestamp_seconds gauge",
     ];

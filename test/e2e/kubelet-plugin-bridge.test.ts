@@ -2,7 +2,9 @@
 // and bin dir; a third-party-style plugin (a shell script that speaks the kubelet protocol, like
 // any vendor's credential provider) holds the registry's password. skopeo, configured with
 // credHelpers: cloud, pulls from a real docker-registry through our BUILT helper, which runs the
-// plugin and answers in Docker shape. Host names resolve to 127.0.0.11 only inside a private mount
+// plugin and answers in Docker shape. The plugin counts its runs: the `get` and every `get` skopeo
+// makes are separate processes, and the answer (cacheDuration 5m) is kept in the shared token
+// cache, so the plugin runs once. Host names resolve to 127.0.0.11 only inside a private mount
 // namespace.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -13,7 +15,7 @@ import { BIN, runCli } from "../support/cli.ts";
 import { type OciImageInfo, readOciImage } from "../support/image.ts";
 import { e2eSkip } from "../support/namespace.ts";
 import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
-import { sq } from "../support/scripts.ts";
+import { lines, sq } from "../support/scripts.ts";
 import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -44,6 +46,7 @@ describe("kubelet plugins serve Docker clients (get runs the node's kubelet prov
       join(plugins, "vendor-credential-provider"),
       `#!/bin/sh
 cat > ${sq(join(work, "plugin-request"))}
+echo run >> ${sq(join(work, "plugin-runs"))}
 printf '%s\\n' ${sq(
         JSON.stringify({
           kind: "CredentialProviderResponse",
@@ -118,6 +121,7 @@ providers:
     const img = await readOciImage(dest, "x");
     assert.equal(img.manifestDigest, pushed.manifestDigest);
     assert.equal(img.files.get("hello.txt")?.toString(), "via-plugin");
+    assert.equal(lines(join(work, "plugin-runs")).length, 1, "skopeo's get was answered from the token cache");
 
     const none = await runCli(["get"], HOST, helperEnv(home, off));
     assert.equal(none.code, 1);
@@ -129,5 +133,6 @@ providers:
       env: helperEnv(home, off),
     });
     assert.notEqual(denied.r.code, 0, "without the bridge the private registry refuses the pull");
+    assert.equal(lines(join(work, "plugin-runs")).length, 1, "without the setting no plugin runs");
   });
 });

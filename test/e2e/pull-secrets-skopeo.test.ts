@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, LAUNCHER, runCli as runProgram } from "../support/cli.ts";
+import { baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { ACR_USER, type FakeAzure, makeRefreshToken, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
@@ -18,11 +18,6 @@ import { e2eSkip } from "../support/namespace.ts";
 import { pushImage, type Registry, skopeoPull, startRegistry } from "../support/registry.ts";
 import { issueCert } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-// pull-secrets runs on Node (its container image; the single-file executable refuses it, see
-// docs/runtime.md), so these tests drive the Node launcher.
-const runCli: typeof runProgram = (args, stdin, env, opts = {}) =>
-  runProgram(args, stdin, env, { bin: LAUNCHER, ...opts });
 
 const IP = "127.0.0.10"; // assigned to this file in support/registry.ts
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

@@ -74,12 +74,3 @@ test("the Node launcher on a Node older than 22 says so in one line", async (t) 
   assert.match(r.stderr, /^docker-credential-cloud: Node v\d+\.\d+\.\d+ is too old; Node 22 or newer is required/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
 });
-
-test("pull-secrets in the executable: one line pointing at the Node runtime, exit 2, no cluster call", async (t) => {
-  const r = await runCli(["pull-secrets", "--config", "/nonexistent.yaml", "--once"], "", baseEnv(await tmpTree(t)), {
-    bin: EXECUTABLE,
-  });
-  assert.equal(r.code, 2);
-  assert.equal(r.stdout, "");
-  assert.match(r.stderr, /^docker-credential-cloud: pull-secrets runs on Node for now .*\n$/);
-});

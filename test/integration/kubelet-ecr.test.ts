@@ -289,12 +289,15 @@ describe("kubelet plugin mode: service-account tokens (KEP-4412)", () => {
     assert.equal(fake.requests.find((q) => q.target === "AssumeRoleWithWebIdentity")?.form?.get("RoleArn"), ROLE);
   });
 
-  test("no role anywhere: exit 1 naming the annotation to set; no AWS call, no fallback to the node", async (t) => {
+  // Was "exit 1, no fallback to the node": changed to upstream's behaviour (cloud-provider-aws
+  // #1281); the cases are in kubelet-sa-token-fallback.test.ts.
+  test("no role anywhere: the node's credentials answer, as upstream's ecr-credential-provider", async (t) => {
     reset();
     const token = saToken("team:app");
     const r = await kubelet(saRequest(token, {}), await nodeEnv(t));
-    failed(r, /eks\.amazonaws\.com\/ecr-role-arn/);
-    assert.deepEqual(fake.calls, {});
+    const c = checked(r, { serviceAccountToken: token });
+    assert.equal(c.response.auth[HOST]?.password, `pw-eu-west-1-${AKID}`);
+    assert.equal(fake.calls["sts:AssumeRoleWithWebIdentity"], undefined);
     assert.ok(!r.stderr.includes(token));
   });
 

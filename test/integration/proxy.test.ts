@@ -3,79 +3,16 @@
 // logs every request line, so the test sees exactly which CONNECTs (and plain proxied requests)
 // each cloud made — and that metadata traffic never reached the proxy.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { writeFile } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, GOOGLE_HTTP_GAP_ON_EXECUTABLE, runCli } from "../support/cli.ts";
+import { baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
+import { startTinyproxy, type Tinyproxy } from "../support/tinyproxy.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-
-interface Tinyproxy {
-  url: string;
-  /** The request lines logged since the last call (e.g. "CONNECT oauth2.googleapis.com:443 HTTP/1.1"). */
-  take(): Promise<string[]>;
-  close(): void;
-}
-
-const startTinyproxy = async (dir: string, upstreams: [string, string][]): Promise<Tinyproxy> => {
-  const port = await freePort();
-  const log = join(dir, "tinyproxy.log");
-  await writeFile(log, "");
-  const conf = join(dir, "tinyproxy.conf");
-  await writeFile(
-    conf,
-    [
-      `Port ${port}`,
-      "Listen 127.0.0.1",
-      "Timeout 30",
-      `LogFile "${log}"`,
-      "LogLevel Connect",
-      "MaxClients 50",
-      "Allow 127.0.0.1",
-      "DisableViaHeader Yes",
-      ...upstreams.map(([proxy, domain]) => `Upstream http ${proxy} "${domain}"`),
-      "",
-    ].join("\n"),
-  );
-  const child = spawn("tinyproxy", ["-d", "-c", conf], { stdio: "ignore" });
-  // Ready once it accepts connections.
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(true));
-      s.listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  let seen = 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    take: async () => {
-      const lines = (await readFile(log, "utf8")).split("\n");
-      const requests = lines
-        .slice(seen)
-        .map((l) => /Request \(file descriptor \d+\): (.*)$/.exec(l)?.[1])
-        .filter((x): x is string => Boolean(x));
-      seen = lines.length - 1;
-      return requests;
-    },
-    close: () => child.kill(),
-  };
-};
 
 /** The child env: the proxy instead of the fake's own, NO_PROXY cleared unless a test sets it. */
 const viaProxy = (env: Record<string, string>, proxy: Tinyproxy, extra: Record<string, string> = {}) => {
@@ -121,15 +58,19 @@ describe("through a real proxy (tinyproxy)", () => {
     const key = join(home, "key.json");
     await writeFile(key, JSON.stringify(google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com")));
     await proxy.take();
-    const env = viaProxy({ ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key }, proxy);
+    const env = viaProxy(
+      { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key, DOCKER_CREDENTIAL_CLOUD_LOG: "debug" },
+      proxy,
+    );
     const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.ok((await proxy.take()).includes("CONNECT oauth2.googleapis.com:443 HTTP/1.1"));
+    // The debug line for the exchange, on either runtime's HTTP stack; never a token.
+    assert.match(r.stderr, /http: POST oauth2\.googleapis\.com → 200 \(\d+ ms\)/);
+    assert.ok(!r.stderr.includes(JSON.parse(r.stdout).Secret), "no token in the log");
   });
 
-  test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", {
-    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
-  }, async (t) => {
+  test("a CA bundle named by SSL_CERT_FILE or AWS_CA_BUNDLE is trusted (here: the fakes' test CA)", async (t) => {
     const caFile = google.env().NODE_EXTRA_CA_CERTS ?? "";
     for (const name of ["SSL_CERT_FILE", "AWS_CA_BUNDLE"]) {
       const home = await tmpTree(t);
@@ -146,9 +87,7 @@ describe("through a real proxy (tinyproxy)", () => {
     }
   });
 
-  test("Google metadata server: direct, never through the proxy", {
-    todo: GOOGLE_HTTP_GAP_ON_EXECUTABLE,
-  }, async (t) => {
+  test("Google metadata server: direct, never through the proxy", async (t) => {
     const home = await tmpTree(t);
     const env = viaProxy({ ...baseEnv(home), ...google.env(), GCE_METADATA_HOST: google.metadataHost }, proxy);
     delete env.METADATA_SERVER_DETECTION;
@@ -214,6 +153,85 @@ describe("through a real proxy (tinyproxy)", () => {
       const d = await runCli(["get"], `${host}\n`, env);
       assert.equal(d.code, 0, d.stdout + d.stderr);
       assert.deepEqual(await proxy.take(), [], `NO_PROXY=${noProxy} was not honoured`);
+    }
+  });
+
+  test("AWS instance metadata (IMDSv2): direct, never through the proxy; ECR through it", async (t) => {
+    // IMDS on a second fake (another port), so the proxy log tells the two apart. The SDK's IMDS
+    // client takes no agent; this guards against any runtime or wiring that would proxy it anyway.
+    const imds = await startFakeAws({});
+    t.after(() => imds.close());
+    const home = await tmpTree(t);
+    const env = viaProxy(
+      { ...baseEnv(home), AWS_ENDPOINT_URL: aws.url, AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url },
+      proxy,
+    );
+    delete env.AWS_EC2_METADATA_DISABLED;
+    await proxy.take();
+    const r = await runCli(["get"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com\n", env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(imds.calls.imds, 1, "the credentials came from IMDS");
+    const seen = await proxy.take();
+    assert.ok(
+      seen.some((l) => l.includes(new URL(aws.url).host)),
+      `ECR did not go through the proxy: ${seen.join("; ")}`,
+    );
+    assert.deepEqual(
+      seen.filter((l) => l.includes(new URL(imds.url).host)),
+      [],
+      `IMDS reached the proxy: ${seen.join("; ")}`,
+    );
+  });
+
+  // Every request timeout the Node build relies on, proven on the program under test (the
+  // executable by default, where Bun's node:http and fetch replace Node's): a proxy that accepts
+  // connections and never answers stalls every cloud's first request, and each one ends at its own
+  // per-request timeout (DOCKER_CREDENTIAL_CLOUD_TIMEOUT=1), not at the overall 3 s deadline nor at
+  // the harness's kill.
+  test("a proxy that accepts and never answers: each cloud ends at its request timeout, in one line", async (t) => {
+    const held: Socket[] = [];
+    const silent = createServer((s) => {
+      held.push(s);
+      s.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    const url = `http://127.0.0.1:${address && typeof address === "object" ? address.port : 0}`;
+    t.after(() => {
+      for (const s of held) s.destroy();
+      silent.close();
+    });
+    const home = await tmpTree(t);
+    const key = join(home, "key.json");
+    await writeFile(key, JSON.stringify(google.serviceAccountKey("slow@fake-project.iam.gserviceaccount.com")));
+    const sp = { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" };
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        { ...baseEnv(home), ...awsEnv(aws, "AKIAPROXYTEST", "proxy-secret") },
+        /could not reach AWS \(ETIMEDOUT: .*1000 ms requestTimeout/,
+      ],
+      [
+        "europe-west4-docker.pkg.dev",
+        { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: key },
+        /oauth2\.googleapis\.com did not answer within 1 s \(timeout\)/,
+      ],
+      ["myregistry.azurecr.io", (await fakeAzureHome(azure, t, sp)).env, /could not reach Entra ID .*\(timeout\)/],
+    ];
+    for (const [host, env, expected] of cases) {
+      const e: Record<string, string> = {
+        ...env,
+        HTTPS_PROXY: url,
+        HTTP_PROXY: url,
+        DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1",
+      };
+      delete e.NO_PROXY;
+      delete e.no_proxy;
+      const r = await runCli(["get"], `${host}\n`, e, { timeoutMs: 30_000 });
+      assert.equal(r.code, 1, `${host}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, expected, host);
+      assert.doesNotMatch(r.stdout, /did not finish within/, `${host}: the per-request timeout did not fire`);
+      assert.equal(r.stdout.trim().split("\n").length, 1, host);
     }
   });
 });

@@ -1,11 +1,18 @@
-// The pull-secrets manifests and Helm chart. Debian has no `helm` package, so the chart is not
-// rendered here; instead: the plain manifests go through kubectl's client-side dry run (against the
-// fake API for discovery), their embedded config through the verb's own parser, every .Values path
-// the chart's templates use must exist in values.yaml, and the chart's config template, filled from
-// values.yaml, must parse as a valid config.
+// The pull-secrets manifests and Helm chart. Debian has no `helm` package (and no npm package renders
+// Go templates with helm's function library), so the chart is rendered by test/go/src/chartrender:
+// Go's own text/template with Debian's Masterminds/sprig (the library helm uses) and helm's include,
+// toYaml, required..., strict about missing keys. Validated: every template renders for the default
+// values and for the example values in the chart's ci/ folder; the rendered objects and the plain
+// manifests pass kubectl's client-side dry run (against the fake API, for discovery); the config the
+// chart writes is accepted by the verb's own parser and says what the values say; the RBAC is the
+// least-privilege set; the identity annotations (IRSA, GKE and Azure Workload Identity) come from the
+// values; every .Values path a template uses exists in values.yaml. Not validated: server-side
+// schema validation and admission (no API server here), `helm install`/upgrade/hooks, real helm's
+// chart loading (.helmignore, dependencies, values.schema.json; this chart has none of them).
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
@@ -19,6 +26,15 @@ import { tmpTree } from "../support/tmp.ts";
 const PLAIN = join(ROOT, "packaging", "pull-secrets");
 const CHART = join(ROOT, "packaging", "helm", "docker-credential-cloud-pull-secrets");
 const kubectlSkip = process.env.CI || which("kubectl") ? false : "kubectl (Debian kubernetes-client) is not installed";
+const GOCODE = "/usr/share/gocode/src";
+const renderMissing = [
+  which("go") ? "" : "golang-go",
+  existsSync(join(GOCODE, "github.com/Masterminds/sprig")) ? "" : "golang-github-masterminds-sprig-dev",
+  existsSync(join(GOCODE, "sigs.k8s.io/yaml")) ? "" : "golang-k8s-sigs-yaml-dev",
+].filter(Boolean);
+// CI installs these (.ci/run); elsewhere the chart tests say what is missing.
+const renderSkip =
+  !process.env.CI && renderMissing.length ? `missing Debian packages: ${renderMissing.join(", ")}` : false;
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
 const docs = (file: string): Doc[] => parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as Doc);
@@ -90,7 +106,7 @@ describe("pull-secrets packaging", () => {
     }
   });
 
-  test("Helm chart: every .Values path exists; the config template filled from values.yaml is valid", () => {
+  test("Helm chart: every .Values path a template uses exists in values.yaml", () => {
     const chart = parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { apiVersion: string; name: string };
     assert.equal(chart.apiVersion, "v2");
     assert.equal(chart.name, "docker-credential-cloud-pull-secrets");
@@ -110,37 +126,221 @@ describe("pull-secrets packaging", () => {
         }
       }
     }
-    // configmap.yaml's body with values.yaml substituted the way its template does it (toJson / quote).
-    const v = values as {
-      registries: string[];
-      secretName: string;
-      namespaces: { include: string[]; exclude: string[]; labelSelector: string };
-      serviceAccounts: string[];
-      metrics: { port: number };
+  });
+
+  describe("Helm chart rendered (Go text/template + sprig, as helm renders it)", { skip: renderSkip }, () => {
+    let bin = "";
+    let work = "";
+    before(async () => {
+      work = await mkdtemp(join(tmpdir(), "dcc-chart-"));
+      bin = join(work, "chartrender");
+      const r = await run("go", ["build", "-o", bin, "chartrender"], {
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: work,
+          GOPATH: `${join(ROOT, "test", "go")}:/usr/share/gocode`,
+          GO111MODULE: "off",
+          GOFLAGS: "",
+          GOPROXY: "off",
+          GOTOOLCHAIN: "local",
+          GOCACHE: join(work, "gocache"),
+          CGO_ENABLED: "0",
+        },
+        timeoutMs: 300_000,
+      });
+      assert.equal(r.code, 0, `go build chartrender:\n${r.stderr}`);
+    });
+    after(async () => {
+      if (work) await rm(work, { recursive: true, force: true });
+    });
+
+    type Obj = Doc & {
+      metadata: {
+        name: string;
+        namespace?: string;
+        labels?: Record<string, string>;
+        annotations?: Record<string, string>;
+      };
     };
-    const text = [
-      `registries: ${JSON.stringify(v.registries)}`,
-      `secretName: ${JSON.stringify(v.secretName)}`,
-      "namespaces:",
-      `  include: ${JSON.stringify(v.namespaces.include)}`,
-      `  exclude: ${JSON.stringify(v.namespaces.exclude)}`,
-      `serviceAccounts: ${JSON.stringify(v.serviceAccounts)}`,
-      `lease: { namespace: "ops", name: "release" }`,
-      `metricsPort: ${v.metrics.port}`,
-    ].join("\n");
-    const cfg = parseConfig(text, "configmap");
-    assert.deepEqual(cfg.registries, v.registries);
-    const cmTemplate = readFileSync(join(CHART, "templates", "configmap.yaml"), "utf8");
-    for (const key of [
-      "registries:",
-      "secretName:",
-      "include:",
-      "exclude:",
-      "labelSelector:",
-      "serviceAccounts:",
-      "lease:",
-      "metricsPort:",
-    ])
-      assert.ok(cmTemplate.includes(key), `configmap template writes ${key}`);
+    const render = async (...valueFiles: string[]) => {
+      const r = await run(bin, [CHART, "pull-secrets", "ops", ...valueFiles.map((f) => join(CHART, f))], {
+        timeoutMs: 60_000,
+      });
+      return {
+        ...r,
+        objects: parseAllDocuments(r.stdout)
+          .map((d) => d.toJS() as Obj)
+          .filter(Boolean),
+      };
+    };
+    const one = (objs: Obj[], kind: string) => {
+      const found = objs.filter((o) => o.kind === kind);
+      assert.equal(found.length, 1, `one ${kind}: ${objs.map((o) => o.kind).join(", ")}`);
+      return found[0] as Obj & Record<string, unknown>;
+    };
+    const podOf = (o: Record<string, unknown>): Record<string, unknown> => {
+      const spec = o.spec as { template?: unknown; jobTemplate?: { spec: { template: unknown } } };
+      return (spec.template ?? spec.jobTemplate?.spec.template) as Record<string, unknown>;
+    };
+    const configOf = (objs: Obj[]) => {
+      const cm = one(objs, "ConfigMap") as unknown as { data: Record<string, string> };
+      return parseConfig(cm.data["pull-secrets.yaml"] ?? "", "chart ConfigMap");
+    };
+    const dryRun = async (objs: Obj[], name: string) => {
+      const f = join(work, `${name}.json`);
+      await writeFile(f, JSON.stringify({ apiVersion: "v1", kind: "List", items: objs }));
+      const r = await run(
+        "kubectl",
+        ["--kubeconfig", kubeconfig, "create", "--dry-run=client", "--validate=false", "-o", "json", "-f", f],
+        { timeoutMs: 30_000, env: { ...process.env, HOME: work } },
+      );
+      assert.equal(r.code, 0, `kubectl dry run of the ${name} rendering: ${r.stderr}`);
+    };
+
+    test("default values: the objects, least-privilege RBAC, a config the verb accepts, no identity annotations", async () => {
+      const r = await render();
+      assert.equal(r.code, 0, r.stderr);
+      const objs = r.objects;
+      assert.deepEqual(objs.map((o) => o.kind).sort(), [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+      ]);
+      const role = one(objs, "ClusterRole") as unknown as {
+        rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+      };
+      assert.deepEqual(
+        Object.fromEntries(role.rules.map((x) => [`${x.apiGroups.join()}/${x.resources.join()}`, [...x.verbs].sort()])),
+        {
+          "/namespaces": ["get", "list", "watch"],
+          "/secrets": ["create", "delete", "get", "update"],
+          "/serviceaccounts": ["get", "list", "update"],
+        },
+      );
+      const lease = one(objs, "Role") as unknown as { metadata: { namespace: string }; rules: unknown };
+      assert.equal(lease.metadata.namespace, "ops", "leases only in the release's namespace");
+      assert.deepEqual(lease.rules, [
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+      ]);
+      const sa = one(objs, "ServiceAccount");
+      for (const b of ["ClusterRoleBinding", "RoleBinding"])
+        assert.deepEqual((one(objs, b) as unknown as { subjects: unknown }).subjects, [
+          { kind: "ServiceAccount", name: sa.metadata.name, namespace: "ops" },
+        ]);
+      assert.equal(sa.metadata.annotations, undefined, "no identity annotations by default");
+      const cfg = configOf(objs);
+      const values = parse(readFileSync(join(CHART, "values.yaml"), "utf8")) as {
+        registries: string[];
+        secretName: string;
+      };
+      assert.deepEqual(cfg.registries, values.registries);
+      assert.equal(cfg.secretName, values.secretName);
+      assert.deepEqual(cfg.lease, { namespace: "ops", name: "pull-secrets" });
+      const dep = one(objs, "Deployment");
+      const pod = podOf(dep) as {
+        spec: {
+          serviceAccountName: string;
+          containers: { args: string[]; ports: { containerPort: number }[] }[];
+          volumes: { configMap?: { name: string } }[];
+        };
+      };
+      assert.equal(pod.spec.serviceAccountName, sa.metadata.name);
+      assert.deepEqual(pod.spec.containers[0]?.args, ["pull-secrets", "--config", "/config/pull-secrets.yaml"]);
+      assert.equal(pod.spec.containers[0]?.ports[0]?.containerPort, cfg.metricsPort);
+      assert.ok(pod.spec.volumes.some((v) => v.configMap?.name === one(objs, "ConfigMap").metadata.name));
+      await dryRun(objs, "default");
+    });
+
+    test("example values (ci/all-clouds-values.yaml): per-registry identities, namespaces, IRSA / GKE / Azure WI annotations", async () => {
+      const r = await render("ci/all-clouds-values.yaml");
+      assert.equal(r.code, 0, r.stderr);
+      const objs = r.objects;
+      const sa = one(objs, "ServiceAccount");
+      assert.deepEqual(sa.metadata.annotations, {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pull-secrets",
+        "iam.gke.io/gcp-service-account": "pull-secrets@my-project.iam.gserviceaccount.com",
+        "azure.workload.identity/client-id": "99999999-8888-7777-6666-555555555555",
+        "azure.workload.identity/tenant-id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "example.com/owner": "platform",
+      });
+      const dep = one(objs, "Deployment") as Obj & { spec: { replicas: number } };
+      assert.equal(dep.spec.replicas, 3);
+      const pod = podOf(dep) as {
+        metadata: { labels: Record<string, string> };
+        spec: { containers: { env: { name: string }[] }[] };
+      };
+      assert.equal(
+        pod.metadata.labels["azure.workload.identity/use"],
+        "true",
+        "Azure WI's webhook acts on the pod label",
+      );
+      assert.ok(pod.spec.containers[0]?.env.some((e) => e.name === "AWS_REGION"));
+      const cfg = configOf(objs);
+      assert.equal(cfg.registries.length, 6);
+      assert.deepEqual(cfg.identities.get("210987654321.dkr.ecr.eu-west-1.amazonaws.com"), {
+        aws: {
+          roleArn: "arn:aws:iam::210987654321:role/ecr-pull",
+          externalId: "pull-secrets-7",
+          roleSessionName: "pull-secrets",
+        },
+      });
+      assert.deepEqual(cfg.identities.get("us-docker.pkg.dev"), {
+        google: { impersonateServiceAccount: "puller@my-project.iam.gserviceaccount.com" },
+      });
+      assert.deepEqual(cfg.identities.get("teamb.azurecr.io"), {
+        azure: { clientId: "11111111-2222-3333-4444-555555555555" },
+      });
+      assert.deepEqual(cfg.namespaces, {
+        include: ["team-*", "apps"],
+        exclude: ["team-sandbox"],
+        labelSelector: "pull-secrets!=off",
+      });
+      assert.deepEqual(cfg.serviceAccounts, ["default", "ci-*"]);
+      assert.equal(cfg.secretName, "team-registry-credentials");
+      await dryRun(objs, "all-clouds");
+    });
+
+    test("cronjob mode (ci/cronjob-static-keys-values.yaml): --once on a schedule, no lease RBAC, keys from a Secret", async () => {
+      const r = await render("ci/cronjob-static-keys-values.yaml");
+      assert.equal(r.code, 0, r.stderr);
+      const objs = r.objects;
+      assert.ok(!objs.some((o) => o.kind === "Deployment" || o.kind === "Role" || o.kind === "RoleBinding"));
+      const cron = one(objs, "CronJob") as Obj & { spec: { schedule: string } };
+      assert.equal(cron.spec.schedule, "*/30 * * * *");
+      const pod = podOf(cron) as {
+        spec: { restartPolicy: string; containers: { args: string[]; env: { name: string; valueFrom?: unknown }[] }[] };
+      };
+      assert.equal(pod.spec.restartPolicy, "OnFailure");
+      assert.deepEqual(pod.spec.containers[0]?.args, [
+        "pull-secrets",
+        "--config",
+        "/config/pull-secrets.yaml",
+        "--once",
+      ]);
+      assert.deepEqual(pod.spec.containers[0]?.env.find((e) => e.name === "AWS_SECRET_ACCESS_KEY")?.valueFrom, {
+        secretKeyRef: { name: "ecr-reader", key: "AWS_SECRET_ACCESS_KEY" },
+      });
+      assert.equal(configOf(objs).registries[0], "123456789012.dkr.ecr.us-west-2.amazonaws.com");
+      await dryRun(objs, "cronjob");
+    });
+
+    test("bad values fail the rendering with the chart's message (strict: a missing key is an error)", async () => {
+      const bad = join(work, "bad-mode.yaml");
+      await writeFile(bad, "mode: daemonset\n");
+      const r = await run(bin, [CHART, "pull-secrets", "ops", bad], { timeoutMs: 60_000 });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /mode must be deployment or cronjob/);
+      // values.yaml's keys are what the templates read: a values file that removes one is an error,
+      // not an empty string (helm lint --strict; plain helm would render "").
+      const removed = join(work, "no-identity.yaml");
+      await writeFile(removed, "identity: null\n");
+      const r2 = await run(bin, [CHART, "pull-secrets", "ops", removed], { timeoutMs: 60_000 });
+      assert.notEqual(r2.code, 0);
+      assert.match(r2.stderr, /map has no entry for key "identity"/);
+    });
   });
 });

@@ -7,8 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LAUNCHER as BIN, baseEnv } from "../support/cli.ts";
-// pull-secrets runs on Node (docs/runtime.md): the watch tests drive the Node launcher.
+import { BIN, baseEnv } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { waitFor } from "../support/scripts.ts";
@@ -90,6 +89,9 @@ describe("pull-secrets, long-running", () => {
       return "";
     }
   };
+  /** Namespace lists (not watches) so far. */
+  const listRequests = () =>
+    kube.requests.filter((q) => q.method === "GET" && /^\/api\/v1\/namespaces(\?(?!.*watch=)|$)/.test(q.path)).length;
   const stop = async (r: Replica) => {
     r.child.kill("SIGTERM");
     assert.equal(await r.exited, 0, r.stderr());
@@ -110,11 +112,13 @@ describe("pull-secrets, long-running", () => {
       10_000,
     );
     assert.ok(kube.get("secrets", "w-2", NAME));
-    // Dropped: the replica re-lists and watches again; a namespace created meanwhile is served.
+    // Dropped: the replica watches again from the last resourceVersion it saw (no re-list), and the
+    // API replays what happened meanwhile: a namespace created then is served.
+    const lists = listRequests();
     kube.dropWatches();
     kube.addNamespace("w-3");
-    await waitFor(() => !!kube.get("secrets", "w-3", NAME), "w-3 served after the resync", 15_000);
-    // NOT YET PROVEN: re-listing after a 410 Gone watch (see the report; the fake supports it via compact()).
+    await waitFor(() => !!kube.get("secrets", "w-3", NAME), "w-3 served after the watch resumed", 15_000);
+    assert.equal(listRequests(), lists, "resumed from its resourceVersion, not re-listed");
     assert.ok(
       kube.requests.some((q) => q.path.includes("watch=true") && q.path.includes("allowWatchBookmarks=true")),
       "bookmarks requested",
@@ -131,6 +135,78 @@ describe("pull-secrets, long-running", () => {
     await stop(r);
     assert.ok(!r.stderr().includes(PASSWORD), "no token in the logs (debug level)");
     assert.match(r.stderr(), /namespace watch ended/);
+  });
+
+  for (const goneAs of ["event", "status"] as const)
+    test(`a watch that cannot resume (410 Gone ${goneAs === "event" ? "as an ERROR event, as the API server sends it" : "as the HTTP status"}): full re-list; a namespace created meanwhile is served, one deleted meanwhile gets nothing`, async () => {
+      const p = `g${goneAs[0]}-`;
+      kube.goneAs = goneAs;
+      try {
+        kube.addNamespace(`${p}1`);
+        kube.addNamespace(`${p}old`);
+        const r = await start(`gone-${goneAs}`, `${p}*`);
+        await waitFor(
+          () => !!kube.get("secrets", `${p}1`, NAME) && !!kube.get("secrets", `${p}old`, NAME),
+          "the initial pass",
+          30_000,
+        );
+        await waitFor(() => kube.openWatches() > 0, "a namespace watch", 10_000);
+        const gone = kube.gone;
+        const lists = listRequests();
+        // While the watch is down: one namespace is created, one created and deleted, one served
+        // namespace deleted, and the history compacted, so the resumed watch gets 410 Gone.
+        let from = -1;
+        kube.beforeNext(/^GET \/api\/v1\/namespaces\?.*watch=true/, () => {
+          from = kube.requests.length - 1;
+          kube.addNamespace(`${p}new`);
+          kube.addNamespace(`${p}brief`);
+          kube.remove("namespaces", undefined, `${p}brief`);
+          kube.remove("namespaces", undefined, `${p}old`);
+          kube.compact();
+        });
+        kube.dropWatches();
+        await waitFor(
+          () =>
+            JSON.stringify(
+              (kube.get("serviceaccounts", `${p}new`, "default") as { imagePullSecrets?: unknown } | undefined)
+                ?.imagePullSecrets,
+            ) === JSON.stringify([{ name: NAME }]),
+          `${p}new served after the re-list`,
+          20_000,
+        );
+        assert.ok(kube.get("secrets", `${p}new`, NAME));
+        assert.equal(kube.gone, gone + 1, "the resumed watch was answered 410 Gone");
+        const since = kube.requests.slice(from);
+        assert.match(since[0]?.path ?? "", /watch=true/, "the hook ran on the resumed watch");
+        assert.ok(listRequests() > lists, "re-listed after 410 Gone");
+        const touched = since.filter(
+          (q) => q.path.includes(`/namespaces/${p}brief`) || q.path.includes(`/namespaces/${p}old`),
+        );
+        assert.deepEqual(touched, [], "nothing written to (or read from) the namespaces deleted meanwhile");
+        assert.equal(kube.get("secrets", `${p}old`, NAME), undefined);
+        await waitFor(() => kube.openWatches() > 0, "watching again", 10_000);
+        assert.match(await metrics(r), /^pull_secrets_watch_resyncs_total 1$/m);
+        await stop(r);
+        assert.match(r.stderr(), /is too old \(410 Gone\); re-listing every namespace/);
+      } finally {
+        kube.goneAs = "event";
+      }
+    });
+
+  test("a watch ended by an ERROR 410 event mid-stream (history compacted under it): re-listed and served", async () => {
+    kube.addNamespace("gm-1");
+    const r = await start("gone-midstream", "gm-*");
+    await waitFor(() => !!kube.get("secrets", "gm-1", NAME), "the initial pass", 30_000);
+    await waitFor(() => kube.openWatches() > 0, "a namespace watch", 10_000);
+    const lists = listRequests();
+    kube.addNamespace("gm-2");
+    kube.expireWatches();
+    await waitFor(() => listRequests() > lists, "a re-list after the ERROR 410 event", 20_000);
+    kube.addNamespace("gm-3");
+    await waitFor(() => !!kube.get("secrets", "gm-2", NAME), "gm-2 served", 20_000);
+    await waitFor(() => !!kube.get("secrets", "gm-3", NAME), "gm-3 served by the new watch", 20_000);
+    await stop(r);
+    assert.match(r.stderr(), /410 Gone\); re-listing/);
   });
 
   test("tokens are refreshed before they expire (half their life), and the secret follows", async () => {

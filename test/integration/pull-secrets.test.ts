@@ -4,17 +4,12 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, LAUNCHER, runCli as runProgram, TRACE_LOADS } from "../support/cli.ts";
+import { baseEnv, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
 import { run, which } from "../support/namespace.ts";
 import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-// pull-secrets runs on Node (its container image; the single-file executable refuses it, see
-// docs/runtime.md), so these tests drive the Node launcher.
-const runCli: typeof runProgram = (args, stdin, env, opts = {}) =>
-  runProgram(args, stdin, env, { bin: LAUNCHER, ...opts });
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const HOST2 = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
@@ -229,6 +224,22 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     }
   });
 
+  test("a namespace being deleted (Terminating) is skipped: no write the API server would refuse", async () => {
+    kube.addNamespace("term-1");
+    kube.addNamespace("term-2");
+    kube.terminate("term-2");
+    const cfg = await config("term.yaml", `registries: [${HOST}]\nnamespaces: { include: ["term-*"] }\n`);
+    const r = await cli(["--config", cfg, "--once"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(kube.get("secrets", "term-1", NAME));
+    assert.equal(kube.get("secrets", "term-2", NAME), undefined);
+    assert.deepEqual(
+      kube.requests.filter((q) => q.path.startsWith("/api/v1/namespaces/term-2/")),
+      [],
+      "nothing asked of the terminating namespace",
+    );
+  });
+
   test("a namespace that stops matching loses only our secret and our service-account entry", async () => {
     kube.addNamespace("leave-1");
     const cfg = await config("leave.yaml", `registries: [${HOST}]\nnamespaces: { include: ["leave-*"] }\n`);
@@ -265,7 +276,8 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     });
     assert.equal(hit.code, 0, hit.stderr);
     const hitLoads = await readFile(hitTrace, "utf8");
-    assert.match(hitLoads, /dist\/cli\/cli\.js/, "the tracer saw our modules");
+    // Node's --import tracer names the bundle, the executable's the source modules.
+    assert.match(hitLoads, /dist\/cli\/cli\.js|src\/cli\.ts/, "the tracer saw our modules");
     assert.doesNotMatch(hitLoads, /@kubernetes|client-node/);
     // Positive control: the same tracer does see the client when the verb runs.
     const verbTrace = join(work, "verb-loads.txt");

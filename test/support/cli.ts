@@ -12,13 +12,6 @@ export const EXECUTABLE = join(ROOT, "dist", "docker-credential-cloud");
 export const LAUNCHER = join(ROOT, "dist", "bin", "docker-credential-cloud");
 /** What the suites drive: the executable, or what DCC_TEST_BIN names (`npm run test:launcher`). */
 export const BIN = process.env.DCC_TEST_BIN ? join(ROOT, process.env.DCC_TEST_BIN) : EXECUTABLE;
-/**
- * Known gap of the single-file executable, shown as a TODO (still run, never hidden): under Bun,
- * `node-fetch` is Bun's own fetch, so google-auth-library's requests ignore the agent we give them
- * (proxy decision, CA bundle) and the per-request timeout. docs/runtime.md; the Node launcher passes.
- */
-export const GOOGLE_HTTP_GAP_ON_EXECUTABLE =
-  BIN === EXECUTABLE && "Bun: google-auth-library HTTP ignores our agent, CA and per-request timeout (docs/runtime.md)";
 export const TRACE_LOADS = join(ROOT, "test", "support", "trace-loads.mjs");
 
 export interface CliResult {

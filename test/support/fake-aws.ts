@@ -50,6 +50,11 @@ export interface FakeAwsOptions {
   containerToken?: string;
   /** accessKeyId → principal ARN for GetCallerIdentity (the IMDS key defaults to DEFAULT_NODE_PRINCIPAL). */
   principals?: Record<string, string>;
+  /**
+   * A role whose trust policy requires MFA: AssumeRole for `roleArn` must carry SerialNumber
+   * `serial` and TokenCode `code` (else AccessDenied, as STS answers a wrong or missing code).
+   */
+  mfa?: { roleArn: string; serial: string; code: string };
 }
 
 /** Who the fake instance role is: an EC2 node role session, as ECR names it in a denial. */
@@ -269,6 +274,20 @@ export const startFakeAws = async (opts: FakeAwsOptions = {}): Promise<FakeAws> 
     if (action === "AssumeRole") {
       count("sts:AssumeRole");
       if (sig.service !== "sts") return json(res, 400, { message: "wrong service in scope" });
+      const mfa = opts.mfa;
+      if (mfa && form?.get("RoleArn") === mfa.roleArn) {
+        if (form.get("SerialNumber") !== mfa.serial || form.get("TokenCode") !== mfa.code) {
+          const why = form.get("TokenCode")
+            ? "MultiFactorAuthentication failed with invalid MFA one time pass code."
+            : "User is not authorized to perform: sts:AssumeRole (MFA required)";
+          res
+            .writeHead(403, { "content-type": "text/xml" })
+            .end(
+              `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${why}</Message></Error></ErrorResponse>`,
+            );
+          return;
+        }
+      }
       const c = STS_CREDS.AssumeRole;
       const arn = assumedRoleArn(form?.get("RoleArn") ?? "", form?.get("RoleSessionName") ?? "session");
       assumed[c.id] = arn;

@@ -11,7 +11,7 @@
 // so a wrong request fails the test instead of passing silently. Unknown routes answer 400 (not
 // 404: a 404 makes MSAL retry IMDS for ~15 s) and are listed in `unexpected`.
 
-import { constants, createPublicKey, randomBytes, verify } from "node:crypto";
+import { constants, createHash, createPublicKey, randomBytes, verify } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
@@ -96,12 +96,34 @@ export interface FakeAzure {
   unexpected: Call[];
   /** Claims of every access token the fake issued or registered, by token. */
   tokens: Map<string, Record<string, unknown>>;
-  /** Registers and returns an access token as if Entra had issued it (for a fake `az`). */
-  mintAccessToken(claims: { aud: string; tid?: string; src: string; appid?: string }): string;
+  /**
+   * Registers and returns an access token as if Entra had issued it (for a fake `az`). Like Entra's,
+   * its claims say who it is (the "who am I" the verbs read): tid, oid (a stable object id per
+   * identity, see objectIdOf), appid for applications and managed identities, upn for users, idtyp.
+   */
+  mintAccessToken(claims: MintClaims): string;
   /** The env a child needs to reach the fake (proxy, CA, IMDS). */
   env(): Record<string, string>;
   close(): Promise<void>;
 }
+
+export interface MintClaims {
+  aud: string;
+  tid?: string;
+  src: string;
+  appid?: string;
+  /** A user's sign-in name (makes it a user token, idtyp "user"). */
+  upn?: string;
+  oid?: string;
+}
+
+/** The object id the fake gives an identity: stable per (source, app id, user), UUID-shaped. */
+export const objectIdOf = (c: Pick<MintClaims, "src" | "appid" | "upn">): string => {
+  const h = createHash("sha256")
+    .update(`${c.src}|${c.appid ?? ""}|${c.upn ?? ""}`)
+    .digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
 
 const b64url = (s: string | Buffer): string => Buffer.from(s).toString("base64url");
 
@@ -185,10 +207,12 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     if (caDir) await rm(caDir, { recursive: true, force: true });
   };
 
-  const mintAccessToken = (claims: { aud: string; tid?: string; src: string; appid?: string }): string => {
+  const mintAccessToken = (claims: MintClaims): string => {
     const full = {
       ...claims,
       tid: claims.tid ?? TENANT,
+      oid: claims.oid ?? objectIdOf(claims),
+      idtyp: claims.upn ? "user" : "app",
       iat: now(),
       exp: now() + 3600,
       n: randomBytes(4).toString("hex"),

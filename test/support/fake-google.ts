@@ -12,6 +12,10 @@
 //       iamcredentials.googleapis.com POST /v1/projects/-/serviceAccounts/<e>:generateAccessToken
 //                                                  (Bearer must be a token this fake issued to a
 //                                                  principal allowed to impersonate <e>)
+//       oauth2.googleapis.com        POST /tokeninfo  "who am I" for an access token (Bearer header or
+//                                                  form field, never the URL): like Google, the
+//                                                  e-mail only for user tokens (their grant carries
+//                                                  the userinfo.email scope), azp/aud for others
 // Children reach the proxy with `env()`: HTTPS_PROXY, NO_PROXY=127.0.0.1,localhost and
 // NODE_EXTRA_CA_CERTS=<test CA>. Every issued access token is recorded with the principal it
 // stands for, so a test can tell which identity the CLI actually used.
@@ -91,6 +95,8 @@ export interface FakeGoogle {
   awsInstance: NonNullable<StsTrust["aws"]> | undefined;
   /** The subject token served at /subject-token as {"id_token": …} (url-sourced external accounts). */
   urlSubjectToken: string;
+  /** The principal of each token tokeninfo was asked about, in order. */
+  tokenInfoCalls: string[];
   /** Principal of a token the CLI printed; throws when the fake never issued it. */
   principalOf(token: string): string;
   reset(): void;
@@ -334,6 +340,32 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     return json(res, 200, { accessToken: token, expireTime });
   };
 
+  // -- oauth2.googleapis.com/tokeninfo --------------------------------------------------------
+  const tokenInfo = (res: ServerResponse, req: IncomingMessage, url: URL, body: string) => {
+    if (url.searchParams.has("access_token")) reject("tokeninfo with the access token in the URL");
+    const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    const token = bearer ?? new URLSearchParams(body).get("access_token") ?? url.searchParams.get("access_token") ?? "";
+    const info = issued.get(token);
+    if (!info || info.expiresAt < Date.now()) {
+      return oauthError(res, 400, "invalid_token", "Invalid Value");
+    }
+    fake.tokenInfoCalls.push(info.principal);
+    const expiresIn = Math.max(0, Math.floor((info.expiresAt - Date.now()) / 1000));
+    const [kind, who = ""] = info.principal.split(/:(.*)/s);
+    if (kind === "federated") return oauthError(res, 400, "invalid_token", "Invalid Value");
+    const user = kind === "user" ? [...users.values()].find((u) => u.account === who) : undefined;
+    const azp = user?.client_id ?? "100000000000000000001";
+    return json(res, 200, {
+      azp,
+      aud: azp,
+      ...(user ? { sub: "110000000000000000001", email: who, email_verified: "true" } : {}),
+      scope: user ? `openid https://www.googleapis.com/auth/userinfo.email ${SCOPE}` : SCOPE,
+      exp: String(Math.floor(info.expiresAt / 1000)),
+      expires_in: String(expiresIn),
+      access_type: user ? "offline" : "online",
+    });
+  };
+
   const handleGoogle = async (req: IncomingMessage, res: ServerResponse, host: string) => {
     const url = new URL(req.url ?? "/", `https://${host}`);
     const body = await readBody(req);
@@ -345,6 +377,9 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
       if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer") return jwtBearer(res, form);
       if (grant === "refresh_token") return refresh(res, form);
       return oauthError(res, 400, "unsupported_grant_type", `grant_type ${grant}`);
+    }
+    if (host === "oauth2.googleapis.com" && req.method === "POST" && url.pathname === "/tokeninfo") {
+      return tokenInfo(res, req, url, body);
     }
     if (host === "sts.googleapis.com" && req.method === "POST" && url.pathname === "/v1/token") {
       return exchange(res, req, new URLSearchParams(body));
@@ -470,6 +505,7 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     metadataHasServiceAccount: true,
     ttlSeconds: 3599,
     nextTokens: [],
+    tokenInfoCalls: [],
     awsInstance: undefined,
     urlSubjectToken: `url-subject-${randomBytes(6).toString("hex")}`,
     gcloudTrapDir,
@@ -534,6 +570,7 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
       fake.metadataHasServiceAccount = true;
       fake.ttlSeconds = 3599;
       fake.nextTokens.length = 0;
+      fake.tokenInfoCalls.length = 0;
     },
     count(host, path) {
       return seen.filter((s) => s.host === host && (path === undefined || s.path === path)).length;

@@ -4,7 +4,13 @@
 //   metadata.resourceVersion gets 409 Conflict (a Status object), POST of an existing name 409
 //   AlreadyExists, GET of a missing object 404 NotFound;
 // - namespaces list + watch (?watch=true&resourceVersion=N): events after N from a bounded history,
-//   410 Gone (an ERROR event) when N is older than the history, BOOKMARK events when asked;
+//   410 Gone when N is older than the history, BOOKMARK events when asked. Like the API server's
+//   watch cache (and its etcd path), a too-old resourceVersion is answered 200 with one ERROR event
+//   holding a 410 "Expired" Status, then the stream ends; `goneAs = "status"` answers HTTP 410 with
+//   the Status instead (what a client also meets, e.g. behind aggregated servers), so both paths
+//   of a client's handling are exercised; `expireWatches()` ends open watches with that ERROR event
+//   (etcd compacted under a running watch);
+// - a namespace being deleted (`terminate`) refuses new objects with 403 Forbidden;
 // - PATCH with application/merge-patch+json, application/strategic-merge-patch+json (merge
 //   semantics, with imagePullSecrets merged by name) and application/json-patch+json;
 // - discovery documents (/api, /apis, /api/v1, /version) so that kubectl can talk to it;
@@ -78,6 +84,12 @@ export interface FakeKube {
   dropWatches(): void;
   /** Forgets the watch history: a watch from an older resourceVersion gets 410 Gone. */
   compact(): void;
+  /** Compacts and ends every open watch with an ERROR event holding a 410 Expired Status. */
+  expireWatches(): void;
+  /** How a watch from a compacted resourceVersion is answered (default "event", as the API server does). */
+  goneAs: "event" | "status";
+  /** Marks a namespace Terminating (a MODIFIED event), as `kubectl delete ns` does before it is gone. */
+  terminate(name: string): void;
   openWatches(): number;
   /** How many watches were answered with 410 Gone. */
   gone: number;
@@ -158,7 +170,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   type Event = { rv: number; type: string; object: KubeObject };
   let events: Event[] = [];
   let oldest = rv;
-  const watchers = new Set<{ res: ServerResponse; since: number; send: (e: Event) => void }>();
+  const watchers = new Set<{ res: ServerResponse; since: number; send: (e: Event) => void; end: () => void }>();
   const failures: { pattern: RegExp; count: number }[] = [];
   const hooks: { pattern: RegExp; fn: (() => void) | undefined }[] = [];
   const requests: Request[] = [];
@@ -284,19 +296,25 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   const handleWatch = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => {
     const since = Number(q.get("resourceVersion") ?? "0");
     const bookmarks = q.get("allowWatchBookmarks") === "true";
-    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    const line = (e: { type: string; object: unknown }) => res.write(`${JSON.stringify(e)}\n`);
     if (since && since < oldest) {
       fake.gone += 1;
-      line({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${oldest})`) });
-      res.end();
+      const expired = status(410, "Expired", `too old resource version: ${since} (${oldest})`);
+      if (fake.goneAs === "status") return send(res, 410, expired);
+      res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+      res.end(`${JSON.stringify({ type: "ERROR", object: expired })}\n`);
       return;
     }
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    const line = (e: { type: string; object: unknown }) => res.write(`${JSON.stringify(e)}\n`);
     const w = {
       res,
       since,
       send: (e: Event) => {
         if (e.rv > since) line({ type: e.type, object: e.object });
+      },
+      end: () => {
+        line({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${oldest})`) });
+        res.end();
       },
     };
     if (since) for (const e of events) w.send(e);
@@ -387,6 +405,17 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
         if (!parsed?.metadata?.name) return send(res, 422, status(422, "Invalid", "metadata.name is required"));
         if (store.has(k(resource, ns, parsed.metadata.name)))
           return send(res, 409, status(409, "AlreadyExists", `${resource} "${parsed.metadata.name}" already exists`));
+        const nsObj = ns ? store.get(k("namespaces", undefined, ns)) : undefined;
+        if ((nsObj?.status as { phase?: string } | undefined)?.phase === "Terminating")
+          return send(
+            res,
+            403,
+            status(
+              403,
+              "Forbidden",
+              `${resource} "${parsed.metadata.name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+            ),
+          );
         parsed.metadata.namespace = ns;
         delete parsed.metadata.resourceVersion;
         const created = write(resource, parsed, "ADDED");
@@ -479,6 +508,17 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     compact: () => {
       events = [];
       oldest = rv;
+    },
+    expireWatches: () => {
+      events = [];
+      oldest = rv;
+      for (const w of watchers) w.end();
+      watchers.clear();
+    },
+    goneAs: "event",
+    terminate: (name) => {
+      const ns = store.get(k("namespaces", undefined, name));
+      if (ns) write("namespaces", { ...ns, status: { phase: "Terminating" } }, "MODIFIED");
     },
     openWatches: () => watchers.size,
     gone: 0,

@@ -28,8 +28,8 @@ test("AWS: environment keys, shared files, web identity, container, IMDS; a name
   const named = awsIdentityPlan({ AWS_PROFILE: "dev", AWS_ACCESS_KEY_ID: "AKIA" }, { roleArn: "arn:r" });
   assert.deepEqual(summary(named), ["profile:selected"]);
   assert.equal(named.afterwards, "assume arn:r");
-  const irsa = awsIdentityPlan({}, {}, { token: "t", annotations: { "eks.amazonaws.com/role-arn": "arn:irsa" } });
-  assert.match(irsa.sources[0]?.label ?? "", /arn:irsa/);
+  // Kubelet service-account tokens, as upstream's ecr-credential-provider: the ECR role annotation,
+  // else AWS_ECR_ROLE_ARN; the IRSA annotation is not read; no role → the node's own chain.
   const ecr = awsIdentityPlan(
     {},
     {},
@@ -38,8 +38,23 @@ test("AWS: environment keys, shared files, web identity, container, IMDS; a name
       annotations: { "eks.amazonaws.com/ecr-role-arn": "arn:ecr", "eks.amazonaws.com/role-arn": "arn:irsa" },
     },
   );
-  assert.match(ecr.sources[0]?.label ?? "", /arn:ecr/, "the ECR annotation wins");
-  assert.deepEqual(summary(awsIdentityPlan({}, {}, { token: "t", annotations: {} })), ["kubelet:unavailable"]);
+  assert.deepEqual(summary(ecr), ["kubelet:selected"]);
+  assert.match(ecr.sources[0]?.label ?? "", /arn:ecr/);
+  const fromEnv = awsIdentityPlan({ AWS_ECR_ROLE_ARN: "arn:env" }, {}, { token: "t", annotations: {} });
+  assert.match(fromEnv.sources[0]?.label ?? "", /arn:env/);
+  const irsaOnly = awsIdentityPlan(
+    { AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "x" },
+    {},
+    { token: "t", annotations: { "eks.amazonaws.com/role-arn": "arn:irsa" } },
+  );
+  assert.deepEqual(summary(irsaOnly).slice(0, 3), ["kubelet:unavailable", "env:selected", "shared:probe"]);
+  assert.match(irsaOnly.sources[0]?.reason ?? "", /→ node credentials, as upstream ecr-credential-provider/);
+  const empty = awsIdentityPlan(
+    { AWS_ECR_ROLE_ARN: "arn:env" },
+    {},
+    { token: "t", annotations: { "eks.amazonaws.com/ecr-role-arn": "" } },
+  );
+  assert.equal(empty.sources[0]?.status, "unavailable", "an annotation sent empty hides AWS_ECR_ROLE_ARN");
 });
 
 test("Google: explicit file, gcloud ADC file, metadata server; the first present one is selected", () => {

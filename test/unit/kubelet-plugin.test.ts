@@ -235,7 +235,13 @@ describe("plugin adapter", () => {
     const { deps } = await setup(t, {
       fetchToken: async (route) => ({ username: "x", secret: route.workload?.token ?? "", expiresAt: NOW + 3600_000 }),
     });
-    const r = await handleKubeletRequest(request(`${ECR}/a`, { serviceAccountToken: "sa-token-value" }), deps);
+    const r = await handleKubeletRequest(
+      request(`${ECR}/a`, {
+        serviceAccountToken: "sa-token-value",
+        serviceAccountAnnotations: { "eks.amazonaws.com/ecr-role-arn": "arn:aws:iam::123456789012:role/pull" },
+      }),
+      deps,
+    );
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /service-account token as the password/);
@@ -247,7 +253,13 @@ describe("plugin adapter", () => {
         throw new ProviderError(`STS said: token ${route.workload?.token} rejected`);
       },
     });
-    const r = await handleKubeletRequest(request(`${ECR}/a`, { serviceAccountToken: "sa-token-value" }), deps);
+    const r = await handleKubeletRequest(
+      request(`${ECR}/a`, {
+        serviceAccountToken: "sa-token-value",
+        serviceAccountAnnotations: { "eks.amazonaws.com/ecr-role-arn": "arn:aws:iam::123456789012:role/pull" },
+      }),
+      deps,
+    );
     assert.equal(r.code, 1);
     assert.ok(!r.stderr.includes("sa-token-value"), r.stderr);
   });

@@ -3,8 +3,9 @@
 // third-party plugin) whose matchImages match the registry, run exactly as the keyring runs them,
 // and answers in Docker shape. Asked only when stored credentials and our own cloud routes have
 // nothing, so `docker login` and the built-in clouds keep their place. The first credential the
-// kubelet would try wins. A plugin answer is kept only for the life of this process (each `get`
-// is a fresh process), so every `get` runs the plugin again.
+// kubelet would try wins. Each `get` is a fresh process: plugin answers are kept in the shared
+// file token cache (shared-plugin-cache.ts) under the kubelet's cache rules, so a second `get`
+// within the answer's cacheDuration runs no plugin and loads no SDK.
 
 import type { Env } from "../../env.ts";
 import type { Logger } from "../../log.ts";

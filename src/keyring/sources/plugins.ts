@@ -1,7 +1,9 @@
 // The kubelet's credential provider plugins as a source: the CredentialProviderConfig read once
 // (as the kubelet reads it at start), each matching provider run the way the kubelet runs it
-// (plugin.ts), its answers kept under its cacheKeyType. A provider that is this program is
-// answered by the credential core in process, with the provider's DOCKER_CREDENTIAL_CLOUD_* env.
+// (plugin.ts), its answers kept under its cacheKeyType — in memory, and in the shared file token
+// cache (shared-plugin-cache.ts) so that other processes get them too. A provider that is this
+// program is answered by the credential core in process, with the provider's
+// DOCKER_CREDENTIAL_CLOUD_* env.
 //
 // Providers with tokenAttributes get the pod's service-account token and annotations when the
 // lookup passes them; without them such a provider is skipped when it requires a service account
@@ -21,6 +23,7 @@ import { type CredentialProvider, loadCredentialProviderConfig, providerMatchesI
 import type { Found } from "../match.ts";
 import { encodePluginRequest, interpretPluginRun, PluginCache, type PluginResponse } from "../plugin.ts";
 import { isSelfProgram, SELF_PROGRAM, selfPluginEnv } from "../self.ts";
+import { providerCacheId, SharedPluginAnswers } from "../shared-plugin-cache.ts";
 
 export interface ProviderRuntime {
   provider: CredentialProvider;
@@ -29,6 +32,11 @@ export interface ProviderRuntime {
   selfEnv: Record<string, string> | null;
   /** Answers per service-account scope ("" without one), each kept like the kubelet keeps them. */
   caches: Map<string, PluginCache>;
+  /**
+   * The provider's key in the shared file cache (shared-plugin-cache.ts); null for a provider
+   * answered in process (its tokens are in that cache already) or a program that cannot be stat'ed.
+   */
+  sharedId: string | null;
   flight: SingleFlight<PluginResponse>;
 }
 
@@ -78,7 +86,8 @@ export const discoverProviders = async (
       }
     }
     if (selfEnv) d.log.debug(`kubelet provider ${p.name} is ${SELF_PROGRAM}: answered in process`);
-    out.push({ provider: p, file, selfEnv, caches: new Map(), flight: new SingleFlight() });
+    const sharedId = selfEnv ? null : providerCacheId(config, p, file);
+    out.push({ provider: p, file, selfEnv, caches: new Map(), sharedId, flight: new SingleFlight() });
   }
   return out;
 };
@@ -140,7 +149,6 @@ const runProvider = async (
   d: PluginSourceDeps,
   rt: ProviderRuntime,
   image: string,
-  scope: string,
   workload: Workload | undefined,
 ): Promise<PluginResponse> => {
   const { provider: p } = rt;
@@ -157,8 +165,48 @@ const runProvider = async (
       throw new Error(`credential provider plugin ${p.name} returned the service account token as the password`);
     }
   }
-  cacheFor(rt, scope, d.now).put(image, response, p.defaultCacheDurationMs ?? 0);
   return response;
+};
+
+/**
+ * A provider's answer on a miss in memory: from the shared file cache when another process (or
+ * another keyring) has it, else from a run, kept in memory and in the file for its duration.
+ */
+const answer = async (
+  d: PluginSourceDeps,
+  rt: ProviderRuntime,
+  image: string,
+  scope: string,
+  workload: Workload | undefined,
+): Promise<PluginResponse> => {
+  const memory = cacheFor(rt, scope, d.now);
+  const defaultMs = rt.provider.defaultCacheDurationMs ?? 0;
+  const id = rt.sharedId;
+  if (id === null) {
+    const response = await runProvider(d, rt, image, workload);
+    memory.put(image, response, defaultMs);
+    return response;
+  }
+  const shared = new SharedPluginAnswers(await d.core.tokenCache(), d.now, d.log);
+  const fromFile = async (): Promise<PluginResponse | undefined> => {
+    const hit = await shared.get(id, scope, image);
+    if (!hit) return undefined;
+    d.log.debug(`kubelet provider ${rt.provider.name} for ${image}: answered from the token cache`);
+    memory.keepUntil(image, hit.response, hit.expiresAt);
+    return hit.response;
+  };
+  return (
+    (await fromFile()) ??
+    shared.withRunLock(id, scope, image, async () => {
+      // Another process may have run it while we waited for the lock.
+      const again = await fromFile();
+      if (again) return again;
+      const response = await runProvider(d, rt, image, workload);
+      const until = memory.put(image, response, defaultMs);
+      if (until !== null) await shared.put(id, scope, image, rt.provider.name, response, until);
+      return response;
+    })
+  );
 };
 
 export interface ServiceAccount {
@@ -202,7 +250,7 @@ export const pluginCredentials = async (
           cached ??
           (await rt.flight.do(
             `${scope}\u0000${image}`,
-            () => runProvider(d, rt, image, scope, workload),
+            () => answer(d, rt, image, scope, workload),
             () => d.log.debug(`waiting for the running ${name} plugin for ${image}`),
           ));
         d.log.debug(

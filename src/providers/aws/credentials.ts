@@ -5,13 +5,15 @@ import { stat } from "node:fs/promises";
 import type { Agent } from "node:http";
 import { path } from "../../builtins.ts";
 import type { Env } from "../../env.ts";
-import { ProviderError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
 import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
 import { reachable } from "../network.ts";
-import { awsIdentityPlan, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "./plan.ts";
+import { cachingRoleAssumer, type MfaSetup } from "./mfa.ts";
+import { awsIdentityPlan, workloadRoleArn } from "./plan.ts";
 
-const DEFAULT_SESSION_NAME = "docker-credential-cloud";
-const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
+/** Session names of the roles assumed for ECR (exported for the operator verbs' who-am-i). */
+export const DEFAULT_SESSION_NAME = "docker-credential-cloud";
+export const WORKLOAD_SESSION_NAME = "ecr-credential-provider";
 
 /**
  * Connection and request timeouts that throw, so a silent endpoint becomes a one-line error; the
@@ -24,6 +26,17 @@ export const requestHandler = (timeoutMs: number, agent: Agent | undefined) => (
   ...(agent ? { httpAgent: agent, httpsAgent: agent } : {}),
 });
 
+/**
+ * The profile whose `mfa_serial` may apply: the one named (config, AWS_PROFILE), else the default
+ * profile when the SDK's chain would read it (no environment keys); none in kubelet SA-token mode.
+ */
+export const mfaProfileFor = (route: EcrRoute | EcrPublicRoute, env: Env): string | undefined => {
+  if (route.workload) return undefined;
+  const named = route.aws.profile ?? env.AWS_PROFILE;
+  if (named) return named;
+  return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : "default";
+};
+
 export const credentialsFor = async (
   route: EcrRoute | EcrPublicRoute,
   region: string,
@@ -31,6 +44,7 @@ export const credentialsFor = async (
   env: Env,
   agent: Agent | undefined,
   imdsReachable = true,
+  mfa?: { setup: MfaSetup; log: Logger },
 ) => {
   const { fromIni, fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } = await import(
     "@aws-sdk/credential-providers"
@@ -39,12 +53,10 @@ export const credentialsFor = async (
   if (route.workload) {
     // Kubelet service-account token mode (KEP-4412), compatible with AWS's ecr-credential-provider:
     // the pod's token is exchanged with STS AssumeRoleWithWebIdentity for the role the plan names.
+    // The resolver keeps the workload on a route only when a role is named (else the node's
+    // identity serves the request, as upstream's).
     const roleArn = workloadRoleArn(route.workload, env);
-    if (!roleArn) {
-      throw new ProviderError(
-        `the kubelet sent a service-account token but no role to assume: annotate the service account with ${WORKLOAD_ROLE_ANNOTATION}=<role ARN> and list that key in tokenAttributes.requiredServiceAccountAnnotationKeys, or set AWS_ECR_ROLE_ARN in the provider's env`,
-      );
-    }
+    if (!roleArn) throw new Error("an ECR route with a service-account token but no role");
     return fromWebToken({
       roleArn,
       webIdentityToken: route.workload.token,
@@ -56,13 +68,28 @@ export const credentialsFor = async (
   // (a failing credential_process, an expired SSO session) is reported instead of the chain's
   // "Could not load credentials from any providers".
   const profile = route.aws.profile ?? env.AWS_PROFILE;
-  const base = profile
-    ? fromIni({ profile, clientConfig })
-    : fromNodeProviderChain({
-        clientConfig,
-        // Instance metadata did not even accept a connection: let its attempt fail fast.
-        ...(imdsReachable ? {} : { timeout: 100, maxRetries: 0 }),
-      });
+  // MFA (mfa.ts): the code was asked for already; a session cached as the AWS CLI does is used
+  // as is, and a new one is cached by wrapping the SDK's role assumer.
+  const withMfa = mfa
+    ? {
+        mfaCodeProvider: mfa.setup.codeFor,
+        roleAssumer: cachingRoleAssumer(
+          (await import("@aws-sdk/client-sts")).getDefaultRoleAssumer(clientConfig),
+          mfa.setup,
+          mfa.log,
+        ),
+      }
+    : {};
+  const base =
+    mfa?.setup.cached ??
+    (profile
+      ? fromIni({ profile, clientConfig, ...withMfa })
+      : fromNodeProviderChain({
+          clientConfig,
+          ...withMfa,
+          // Instance metadata did not even accept a connection: let its attempt fail fast.
+          ...(imdsReachable ? {} : { timeout: 100, maxRetries: 0 }),
+        }));
   if (!route.aws.roleArn) return base;
   return fromTemporaryCredentials({
     masterCredentials: base,

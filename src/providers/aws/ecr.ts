@@ -10,8 +10,8 @@ import { awsIdentityIsExplicit } from "../../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
 import { network } from "../network.ts";
 import { summarizePlan } from "../plan-log.ts";
-import type { FetchContext, Token } from "../types.ts";
-import { credentialsFor, defaultChainFacts, nothingToTry, requestHandler } from "./credentials.ts";
+import { type FetchContext, NO_PROMPT, type Token } from "../types.ts";
+import { credentialsFor, defaultChainFacts, mfaProfileFor, nothingToTry, requestHandler } from "./credentials.ts";
 import { awsNoIdentity, classifyAwsError } from "./errors.ts";
 import { awsIdentityPlan } from "./plan.ts";
 
@@ -27,11 +27,14 @@ export const decodeAuthorizationToken = (b64: string): { username: string; secre
   return { username: text.slice(0, i), secret: text.slice(i + 1) };
 };
 
+type Mfa = Parameters<typeof credentialsFor>[6];
+
 const fetchPrivate = async (
   route: EcrRoute,
   ctx: FetchContext,
   agent: Agent | undefined,
   imds: boolean,
+  mfa: Mfa,
 ): Promise<Token> => {
   const { ECRClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
   const timeoutMs = ctx.requestTimeoutMs;
@@ -40,7 +43,7 @@ const fetchPrivate = async (
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_ECR || env.AWS_ENDPOINT_URL);
   const client = new ECRClient({
     region: route.region,
-    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent, imds),
+    credentials: await credentialsFor(route, route.region, timeoutMs, env, agent, imds, mfa),
     useFipsEndpoint: route.fips && !customEndpoint,
     useDualstackEndpoint: route.dualStack && !customEndpoint,
     requestHandler: requestHandler(timeoutMs, agent),
@@ -62,12 +65,13 @@ const fetchPublic = async (
   ctx: FetchContext,
   agent: Agent | undefined,
   imds: boolean,
+  mfa: Mfa,
 ): Promise<Token> => {
   const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr-public");
   const timeoutMs = ctx.requestTimeoutMs;
   const client = new ECRPUBLICClient({
     region: PUBLIC_REGION,
-    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent, imds),
+    credentials: await credentialsFor(route, PUBLIC_REGION, timeoutMs, ctx.env, agent, imds, mfa),
     requestHandler: requestHandler(timeoutMs, agent),
     maxAttempts: 2,
   });
@@ -108,13 +112,26 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   }
   try {
     const { agent } = await network(ctx.env, ctx.log);
-    return await withDeadline(
-      route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds) : fetchPublic(route, ctx, agent, imds),
-      budgetMs,
-      () =>
-        new ProviderError(
-          `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
-        ),
+    const fetchWith = (mfa: Mfa) =>
+      withDeadline(
+        route.provider === "ecr"
+          ? fetchPrivate(route, ctx, agent, imds, mfa)
+          : fetchPublic(route, ctx, agent, imds, mfa),
+        budgetMs,
+        () =>
+          new ProviderError(
+            `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
+          ),
+      );
+    // A profile with mfa_serial (mfa.ts): the code is asked for before the deadline starts (typing
+    // it is not the network's time), only when no session is cached and the caller allows a prompt.
+    const mfaProfile = mfaProfileFor(route, ctx.env);
+    if (!mfaProfile) return await fetchWith(undefined);
+    const { withMfa } = await import("./mfa.ts");
+    return await withMfa(
+      mfaProfile,
+      { env: ctx.env, home: ctx.home, log: ctx.log, now: ctx.now, interaction: ctx.interaction ?? NO_PROMPT },
+      (setup) => fetchWith(setup ? { setup, log: ctx.log } : undefined),
     );
   } catch (e) {
     if (e instanceof ProviderError) throw e;

@@ -4,8 +4,9 @@
 // order the provider walks; credentials.ts builds the SDK providers from the same decision.
 //
 // Order (fromNodeProviderChain, with our config rule on top):
-//   kubelet   kubelet service-account token → STS AssumeRoleWithWebIdentity (kubelet mode only;
-//             then nothing else is considered)
+//   kubelet   kubelet service-account token → STS AssumeRoleWithWebIdentity for the role the
+//             annotation or AWS_ECR_ROLE_ARN names (kubelet mode only; then nothing else is
+//             considered); without a role the token is ignored and the node's chain below applies
 //   profile   the rule's aws.profile, else AWS_PROFILE: that profile alone (SSO, keys, role chain,
 //             credential_process, web identity in ~/.aws/config)
 //   env       AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (skipped by the SDK when a profile is named)
@@ -17,23 +18,27 @@
 
 import type { AwsIdentity } from "../../config.ts";
 import type { Env } from "../../env.ts";
+import { awsWorkloadRole, ECR_ROLE_ANNOTATION } from "../../identity/aws.ts";
 import type { Workload } from "../../resolver.ts";
 import type { IdentityPlan, IdentitySource } from "../types.ts";
 
-/** Kubelet mode: the service-account annotation that names the role (ours, then EKS's IRSA one). */
-export const WORKLOAD_ROLE_ANNOTATION = "eks.amazonaws.com/ecr-role-arn";
+/** Kubelet mode: the service-account annotation that names the ECR role (the one upstream reads). */
+export const WORKLOAD_ROLE_ANNOTATION = ECR_ROLE_ANNOTATION;
+/**
+ * EKS's IRSA annotation, for the pod's containers. Not read by the kubelet plugin (as upstream's
+ * ecr-credential-provider does not); kept so that the verbs can say so when it is the only one set.
+ */
 export const IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn";
 
 /**
- * The role a kubelet service-account token is exchanged for: the ECR role annotation, else the
- * IRSA role annotation, else AWS_ECR_ROLE_ARN in the plugin's env; undefined when none names one
- * (then the request fails naming the annotation: the node's own identity is never used for it).
+ * The role a kubelet service-account token is exchanged for (identity/aws.ts awsWorkloadRole):
+ * the ECR role annotation, else AWS_ECR_ROLE_ARN in the plugin's env; undefined when neither names
+ * one — then the node's own credentials serve the request, as upstream's do.
  */
-export const workloadRoleArn = (workload: Workload, env: Env): string | undefined =>
-  workload.annotations[WORKLOAD_ROLE_ANNOTATION] ||
-  workload.annotations[IRSA_ROLE_ANNOTATION] ||
-  env.AWS_ECR_ROLE_ARN ||
-  undefined;
+export const workloadRoleArn = (workload: Workload, env: Env): string | undefined => awsWorkloadRole(workload, env);
+
+/** Kubelet mode, a token but no role named: what happens, in the words the verbs use. */
+export const NO_ROLE_FALLBACK = `no role named (no ${WORKLOAD_ROLE_ANNOTATION} annotation, no AWS_ECR_ROLE_ARN) → node credentials, as upstream ecr-credential-provider`;
 
 const mark = (sources: IdentitySource[]): IdentitySource[] => {
   let chosen = false;
@@ -53,18 +58,27 @@ export const awsIdentityPlan = (env: Env, rule: AwsIdentity = {}, workload?: Wor
   const then = rule.roleArn ? `assume ${rule.roleArn}` : undefined;
   if (workload) {
     const role = workloadRoleArn(workload, env);
+    if (role) {
+      return {
+        cloud: "aws",
+        origin: "kubelet service-account token",
+        sources: [
+          { kind: "kubelet", label: `service-account token → AssumeRoleWithWebIdentity ${role}`, status: "selected" },
+        ],
+      };
+    }
+    // No role named: the token is not used and the node's own chain serves the request.
+    const node = awsIdentityPlan(env, rule);
     return {
-      cloud: "aws",
-      origin: "kubelet service-account token",
+      ...node,
       sources: [
-        role
-          ? { kind: "kubelet", label: `service-account token → AssumeRoleWithWebIdentity ${role}`, status: "selected" }
-          : {
-              kind: "kubelet",
-              label: "service-account token → AssumeRoleWithWebIdentity",
-              status: "unavailable",
-              reason: `no role: neither ${WORKLOAD_ROLE_ANNOTATION} nor ${IRSA_ROLE_ANNOTATION} on the service account, nor AWS_ECR_ROLE_ARN`,
-            },
+        {
+          kind: "kubelet",
+          label: "service-account token → AssumeRoleWithWebIdentity",
+          status: "unavailable",
+          reason: NO_ROLE_FALLBACK,
+        },
+        ...node.sources,
       ],
     };
   }

@@ -41,6 +41,9 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
   const scope = scopeFor(route);
   const { agent } = await network(ctx.env, ctx.log);
   ctx.log.debug(`azure: ${route.host}: identity sources: ${summarizePlan(azureIdentityPlan(route, ctx.env))}`);
+  if (route.loginServer !== route.host) {
+    ctx.log.debug(`azure: ${route.host} is configured as a mirror of ${route.loginServer}: that registry's token`);
+  }
   const aad = await entraToken(route, ctx, scope, agent);
   const refresh = await exchange(route, ctx, scope, aad, agent);
   const now = ctx.now();
@@ -50,7 +53,7 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     expiresAt = now + FALLBACK_LIFETIME_MS;
   } else if (expiresAt <= now) {
     throw new ProviderError(
-      `${route.host} returned a refresh token that expired at ${new Date(expiresAt).toISOString()}; check this machine's clock`,
+      `${route.loginServer} returned a refresh token that expired at ${new Date(expiresAt).toISOString()}; check this machine's clock`,
     );
   }
   return { username: ACR_USERNAME, secret: refresh, expiresAt };

@@ -53,10 +53,12 @@ export const exchange = async (
   // "tenant when known": the one the identity was configured for, else the token's own `tid`.
   const tid = jwtPayload(aad.token)?.tid;
   const tenant = aad.tenantId ?? (typeof tid === "string" ? tid : undefined);
-  const form = new URLSearchParams({ grant_type: "access_token", service: route.host });
+  // A mirror host gets its ACR's token: the exchange is the login server's.
+  const server = route.loginServer;
+  const form = new URLSearchParams({ grant_type: "access_token", service: server });
   if (tenant) form.set("tenant", tenant);
   form.set("access_token", aad.token);
-  const url = `https://${route.host}/oauth2/exchange`;
+  const url = `https://${server}/oauth2/exchange`;
   const request = rest.createPipelineRequest({
     url,
     method: "POST",
@@ -76,7 +78,7 @@ export const exchange = async (
   } catch (e) {
     const code = (e as { code?: string }).code;
     throw new ProviderError(
-      `could not reach ${url}${code ? ` (${code})` : ""}: ${brief(e)}; check network, proxy (HTTPS_PROXY, NO_PROXY) and that ${route.host} is the registry's login server`,
+      `could not reach ${url}${code ? ` (${code})` : ""}: ${brief(e)}; check network, proxy (HTTPS_PROXY, NO_PROXY) and that ${server} is the registry's login server`,
     );
   }
   const detail = (): string => {
@@ -95,11 +97,11 @@ export const exchange = async (
   if (status === 401 || status === 403) {
     const arm = !scope.startsWith("https://containerregistry.azure.net/");
     throw new ProviderError(
-      `${route.host} refused the Entra token of ${aad.label} (HTTP ${status}${detail() ? `: ${detail()}` : ""}); grant that identity the AcrPull role on the registry${arm ? `, or use the ACR scope ${ACR_SCOPE} (registries may refuse ARM-audience tokens)` : ""}`,
+      `${server} refused the Entra token of ${aad.label} (HTTP ${status}${detail() ? `: ${detail()}` : ""}); grant that identity the AcrPull role on the registry${arm ? `, or use the ACR scope ${ACR_SCOPE} (registries may refuse ARM-audience tokens)` : ""}`,
     );
   }
   if (status === 404) {
-    throw new ProviderError(`${url} answered 404: ${route.host} does not look like an Azure container registry`);
+    throw new ProviderError(`${url} answered 404: ${server} does not look like an Azure container registry`);
   }
   if (status !== 200) {
     throw new ProviderError(`the token exchange at ${url} failed (HTTP ${status}${detail() ? `: ${detail()}` : ""})`);

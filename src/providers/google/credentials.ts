@@ -2,13 +2,13 @@
 // a google-auth-library client. The SDK is imported through `loadLib`, on a cache miss only.
 
 import { readFile, stat } from "node:fs/promises";
-import type { Agent } from "node:http";
 import type { AuthClient } from "google-auth-library";
 import type { Env } from "../../env.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { adcFile, explicitCredentialsFile } from "../../identity/google.ts";
 import { scrub } from "../../log.ts";
 import type { GoogleRoute } from "../../resolver.ts";
+import type { Network } from "../network.ts";
 import type { FetchContext } from "../types.ts";
 import {
   CLOUD_PLATFORM_SCOPE,
@@ -109,6 +109,20 @@ export const describeCredentials = (json: CredentialsJson, file: string): string
   }
 };
 
+/**
+ * gaxios options for every client: the request timeout and the network's HTTP (network.ts): under
+ * Node its proxy agent; under Bun a fetch implementation carrying the same decisions, also made the
+ * default of gaxios' shared instance, which gcp-metadata (the metadata server's token) uses.
+ */
+export const transporterOptionsFor = (ctx: FetchContext, net: Network, lib: GoogleAuthLib) => {
+  if (net.fetch) lib.gaxios.instance.defaults.fetchImplementation = net.fetch;
+  return {
+    timeout: ctx.requestTimeoutMs,
+    ...(net.agent ? { agent: net.agent } : {}),
+    ...(net.fetch ? { fetchImplementation: net.fetch } : {}),
+  };
+};
+
 const projectIdFor = (env: Env, json?: CredentialsJson): string =>
   // Passing a project id is what keeps the library from running `gcloud config config-helper`
   // (seconds per call) or calling cloudresourcemanager for external accounts. Registry tokens do
@@ -119,10 +133,9 @@ export const discoverDefault = async (
   route: GoogleRoute,
   ctx: FetchContext,
   loadLib: LoadLib,
-  agent: Agent | undefined,
+  net: Network,
 ): Promise<TokenSource> => {
   const { env, home } = ctx;
-  const transporterOptions = { timeout: ctx.requestTimeoutMs, ...(agent ? { agent } : {}) };
   const google = route.google;
   const explicit = explicitCredentialsFile(env, google);
   const adc = adcFile(env, home);
@@ -135,7 +148,7 @@ export const discoverDefault = async (
       credentials: json as never,
       scopes: [CLOUD_PLATFORM_SCOPE],
       projectId: projectIdFor(env, json),
-      clientOptions: { transporterOptions },
+      clientOptions: { transporterOptions: transporterOptionsFor(ctx, net, lib) },
     });
     let client: AuthClient;
     try {
@@ -161,27 +174,32 @@ export const discoverDefault = async (
         `no Google identity for ${route.host}: GOOGLE_APPLICATION_CREDENTIALS is unset, there is no gcloud ADC file at ${adc}, and ${detection}; run \`gcloud auth application-default login\`, set GOOGLE_APPLICATION_CREDENTIALS, or run on GCE/GKE/Cloud Run (public images still pull anonymously)`,
       );
     }
+    const lib = await loadLib();
     plan = {
       describe: `metadata server ${base} (the instance's default service account)`,
       kind: "metadata",
       impersonate: undefined,
-      client: new (await loadLib()).Compute({ scopes: [CLOUD_PLATFORM_SCOPE], transporterOptions }),
+      client: new lib.Compute({
+        scopes: [CLOUD_PLATFORM_SCOPE],
+        transporterOptions: transporterOptionsFor(ctx, net, lib),
+      }),
     };
   }
   const target = google.impersonateServiceAccount;
   if (!target) return plan;
   if (!validEmail(target))
     throw new ConfigError(`google.impersonateServiceAccount: "${target}" is not a service account email`);
+  const lib = await loadLib();
   return {
     describe: `${plan.describe} → impersonate ${target}`,
     kind: plan.kind,
     impersonate: target,
-    client: new (await loadLib()).Impersonated({
+    client: new lib.Impersonated({
       sourceClient: plan.client,
       targetPrincipal: target,
       targetScopes: [CLOUD_PLATFORM_SCOPE],
       lifetime: 3600,
-      transporterOptions,
+      transporterOptions: transporterOptionsFor(ctx, net, lib),
     }),
   };
 };
@@ -190,7 +208,7 @@ export const discoverWorkload = (
   route: GoogleRoute,
   ctx: FetchContext,
   lib: GoogleAuthLib,
-  agent: Agent | undefined,
+  net: Network,
 ): TokenSource => {
   const workload = route.workload;
   if (!workload) throw new Error("discoverWorkload without a workload");
@@ -224,7 +242,7 @@ export const discoverWorkload = (
           service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${target}:generateAccessToken`,
         }
       : {}),
-    transporterOptions: { timeout: ctx.requestTimeoutMs, ...(agent ? { agent } : {}) },
+    transporterOptions: transporterOptionsFor(ctx, net, lib),
   });
   return {
     describe: `kubelet service-account token → STS ${describeAudience(audience)}${target ? ` → impersonate ${target}` : " (direct access)"}`,

@@ -44,10 +44,10 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     sdk ??= routeSdkLogs(ctx.env, ctx.log).then(() => import("google-auth-library"));
     return sdk;
   };
-  const { agent } = await network(ctx.env, ctx.log);
+  const net = await network(ctx.env, ctx.log);
   const source = route.workload
-    ? discoverWorkload(route, ctx, await loadLib(), agent)
-    : await discoverDefault(route, ctx, loadLib, agent);
+    ? discoverWorkload(route, ctx, await loadLib(), net)
+    : await discoverDefault(route, ctx, loadLib, net);
   ctx.log.debug(`google: ${route.host}: identity ${source.describe}`);
   // Each HTTP call has the request timeout; a whole chain (token, STS, impersonation, retries of
   // the metadata client) gets a few of them before it is cut off as one line.

@@ -10,11 +10,15 @@ import { isFresh } from "../../cache/entry.ts";
 import { type CredentialDeps, routeToken } from "../../credentials.ts";
 import { oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
-import { WORKLOAD_ROLE_ANNOTATION } from "../../providers/aws/ecr.ts";
+import { IRSA_ROLE_ANNOTATION, NO_ROLE_FALLBACK } from "../../providers/aws/plan.ts";
 import { type Route, resolveRoute, type Workload } from "../../resolver.ts";
 import type { Settings } from "../../settings.ts";
 import { credentialDeps, edgeSettings } from "../../wiring.ts";
-import { type AwsWalk, ecrTokenWith, walkAws } from "./aws-chain.ts";
+import { type AwsWhoAmI, whoAws } from "../whoami/aws.ts";
+import { whoAzure } from "../whoami/azure.ts";
+import { whoGoogle } from "../whoami/google.ts";
+import type { WhoAmI } from "../whoami/types.ts";
+import { ecrTokenWith } from "./aws-chain.ts";
 import { styleFor, type VerbContext, type VerbResult } from "./output.ts";
 import { probeRegistry } from "./probe.ts";
 import { render } from "./render.ts";
@@ -173,44 +177,48 @@ const explainRoute = async (
     }
     const other = dropped.filter((k) => !k.startsWith("AWS_"));
     if (other.length) notes.push(`not used by the kubelet: ${other.join(", ")}`);
-    if (annotations["eks.amazonaws.com/role-arn"] && !annotations[WORKLOAD_ROLE_ANNOTATION]) {
-      notes.push(
-        `the annotation eks.amazonaws.com/role-arn is IRSA for the pod's containers; the kubelet's provider reads ${WORKLOAD_ROLE_ANNOTATION} (or AWS_ECR_ROLE_ARN in its env)`,
-      );
+    if (Object.keys(annotations).length > 0 && !workload) {
+      notes.push("--annotation is read only in service-account-token mode (with --service-account-token)");
     }
     if (!workload) notes.push("no --service-account-token: the kubelet pulls with the node's identity");
   }
-  const mode = workload ? "service-account-token" : kubelet ? "node" : "this-environment";
-  const timeoutMs = settings.requestTimeoutMs;
-  let walk: AwsWalk | undefined;
-  if (route.provider === "ecr" || route.provider === "ecr-public") {
-    walk = await walkAws(route, { env: settings.env, home: settings.home, timeoutMs, kubelet });
-    report.identity = {
-      label: route.identity.label,
-      mode,
-      steps: walk.steps,
-      ...(walk.principal ? { principal: walk.principal } : {}),
-      ...(walk.basePrincipal ? { basePrincipal: walk.basePrincipal } : {}),
-      notes,
-      ...(walk.error ? { error: walk.error } : {}),
-    };
-  } else {
-    if (kubelet)
+  // An AWS route keeps the token only when it names a role (resolver.ts); else the node's identity
+  // serves the request, and the plan's first step says so.
+  const awsRoute = route.provider === "ecr" || route.provider === "ecr-public";
+  const tokenUsed = workload !== undefined && (!awsRoute || route.workload !== undefined);
+  if (workload && !tokenUsed) {
+    notes.push(`the service-account token is not used: ${NO_ROLE_FALLBACK}`);
+    if (workload.annotations[IRSA_ROLE_ANNOTATION]) {
       notes.push(
-        `--as kubelet: the ${route.provider} SDK reads this process's environment; the chain shown is this environment's`,
+        `${IRSA_ROLE_ANNOTATION} is the IRSA role of the pod's containers; the kubelet's plugin does not read it (neither does upstream's)`,
       );
+    }
+  }
+  const mode = tokenUsed ? "service-account-token" : kubelet ? "node" : "this-environment";
+  const timeoutMs = settings.requestTimeoutMs;
+  const whoOptions = { env: settings.env, home: settings.home, timeoutMs, now: ctx.now, log };
+  const identity = (w: WhoAmI) => {
     report.identity = {
       label: route.identity.label,
       mode,
-      steps: [
-        {
-          source: route.identity.label,
-          state: "used",
-          detail: "the SDK's default chain for this cloud (run doctor for a live who-am-i)",
-        },
-      ],
+      steps: w.steps,
+      ...(w.principal ? { principal: w.principal } : {}),
+      ...(w.basePrincipal ? { basePrincipal: w.basePrincipal } : {}),
+      ...(w.via ? { via: w.via } : {}),
       notes,
+      ...(w.error ? { error: w.error } : {}),
     };
+  };
+  // AWS: the identity plan carried out in the environment answered for (the kubelet's with --as
+  // kubelet), with STS GetCallerIdentity. Google and Azure: who-am-i after the token (below).
+  let walk: AwsWhoAmI | undefined;
+  if (route.provider === "ecr" || route.provider === "ecr-public") {
+    walk = await whoAws(route, { ...whoOptions, ...(workload ? { workload } : {}) });
+    identity(walk);
+  } else if (kubelet) {
+    notes.push(
+      `--as kubelet: the ${route.provider} SDK reads this process's environment; the chain shown is this environment's less the variables the kubelet does not have`,
+    );
   }
   // The token: through the credential service (cache, then provider), except in kubelet mode for
   // AWS, where the walked node/pod credentials fetch it (this process's SDK chain is not the kubelet's).
@@ -240,6 +248,10 @@ const explainRoute = async (
   } catch (e) {
     report.token = { error: scrub(oneLine(e)) };
   }
+  if (route.provider === "google") {
+    // The access token is the registry password: tokeninfo (for users) asks about that very token.
+    identity(await whoGoogle(route, { ...whoOptions, ...(creds ? { token: creds.secret } : {}) }));
+  } else if (route.provider === "acr") identity(await whoAzure(route, whoOptions));
   if (creds && report.reference) {
     const ref = report.reference;
     report.probe = await probeRegistry(

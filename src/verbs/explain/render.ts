@@ -29,7 +29,7 @@ export const render = (r: ExplainReport, st: Style, now: number): string => {
       sub(`${mark(st, s.state)} ${s.source.padEnd(30)} ${s.state === "absent" ? st.dim(s.detail) : s.detail}`);
     for (const n of id.notes) sub(`${st.warn("!")} ${n}`);
     if (id.basePrincipal) sub(`base principal   ${id.basePrincipal}`);
-    if (id.principal) sub(`principal        ${st.bold(id.principal)}  (STS GetCallerIdentity)`);
+    if (id.principal) sub(`principal        ${st.bold(id.principal)}${id.via ? `  (${id.via})` : ""}`);
     if (id.error) sub(`${mark(st, "failed")} ${id.error}`);
   }
   const t = r.token;

@@ -4,7 +4,7 @@ import { parseAcrHost, parseEcrHost, parseServerUrl } from "../../registry/hosts
 import { normalizeImage } from "../../registry/image.ts";
 import { findRule, providerForHost } from "../../resolver.ts";
 import type { Settings } from "../../settings.ts";
-import type { ChainStep } from "./aws-chain.ts";
+import type { ChainStep } from "../whoami/types.ts";
 import type { Probe } from "./probe.ts";
 
 export const EXPLAIN_SCHEMA = "docker-credential-cloud.explain/v1";
@@ -32,6 +32,8 @@ export interface ExplainReport {
     steps: ChainStep[];
     principal?: string;
     basePrincipal?: string;
+    /** How the principal was established: "STS GetCallerIdentity", "tokeninfo", "the Entra token's claims …". */
+    via?: string;
     notes: string[];
     error?: string;
   };

@@ -1,0 +1,81 @@
+// The single-file executable runs on Bun, whose `fetch` replaces node-fetch and undici's fetch for
+// every bundled library. It ignores the Node `agent` (gaxios) and undici `dispatcher`
+// (@kubernetes/client-node) those libraries pass, so their proxy decision, CA, client certificate
+// and abort semantics would be lost. This module gives such a library a fetch that states each of
+// them to Bun explicitly, per request:
+//   - proxy: the URL our own rules chose, or `false` (direct, even when HTTPS_PROXY is set; Bun
+//     would otherwise apply the proxy variables by its own, different NO_PROXY reading);
+//   - tls: { ca, cert, key, rejectUnauthorized, serverName } (Bun's fetch reads no process-wide CA
+//     changed at run time: tls.setDefaultCACertificates reaches node:https only);
+//   - abort: an aborted request rejects with an `AbortError`, as node-fetch's does, never Bun's
+//     DOMException `TimeoutError` (gaxios retries that one, turning a per-request timeout into
+//     several).
+// Under Node it is never used: there the libraries' own agents and dispatchers work.
+
+/** True inside the single-file executable (and any Bun runtime). */
+export const onBun = (): boolean => Boolean((process.versions as Record<string, string | undefined>).bun);
+
+export interface BunTls {
+  ca?: string | Buffer | (string | Buffer)[];
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  serverName?: string;
+}
+
+/** How one request goes out: through `proxy` (a URL) or directly (`false`), with `tls`. */
+export interface Transport {
+  proxy: string | false;
+  tls?: BunTls;
+}
+
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** An Error shaped like node-fetch's AbortError (name "AbortError", the signal's reason as cause). */
+const abortError = (signal: AbortSignal): Error => {
+  const e = new Error("The operation was aborted.", { cause: signal.reason });
+  e.name = "AbortError";
+  return e;
+};
+
+/**
+ * A fetch for Bun that sends each request the way `route` says. Options only Node understands
+ * (`agent`, `dispatcher`) are dropped: `route` has already decided what they stood for. With
+ * `debug`, one line per exchange as network.ts's traceHttp writes under Node: method, host,
+ * status or error, time — never a path, header or body.
+ */
+export const bunFetch =
+  (route: (url: URL) => Transport | Promise<Transport>, debug?: (line: string) => void): FetchLike =>
+  async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const {
+      agent: _agent,
+      dispatcher: _dispatcher,
+      ...rest
+    } = init as RequestInit & {
+      agent?: unknown;
+      dispatcher?: unknown;
+    };
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) throw abortError(signal);
+    const { proxy, tls } = await route(url);
+    const t0 = performance.now();
+    const line = (outcome: unknown) =>
+      debug?.(
+        `http: ${init.method ?? "GET"} ${url.host} → ${String(outcome)} (${Math.round(performance.now() - t0)} ms)`,
+      );
+    try {
+      const res = await fetch(input instanceof Request ? input : url, {
+        ...rest,
+        proxy,
+        ...(tls ? { tls } : {}),
+      } as RequestInit);
+      line(res.status);
+      return res;
+    } catch (e) {
+      const err = e as { code?: unknown; name?: unknown };
+      line(signal?.aborted ? "AbortError" : (err.code ?? err.name ?? "error"));
+      if (signal?.aborted) throw abortError(signal);
+      throw e;
+    }
+  };
