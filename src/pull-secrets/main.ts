@@ -27,7 +27,9 @@ export interface PullSecretsContext {
   /** Ends the long-running mode (SIGTERM). */
   signal?: AbortSignal;
   /** Test seam: the cluster; by default @kubernetes/client-node from the kubeconfig or in-cluster. */
-  connect?: (kubeconfig: string | undefined) => Kube | Promise<Kube>;
+  connect?: (kubeconfig: string | undefined, timeoutMs: number) => Kube | Promise<Kube>;
+  /** Deadline of each Kubernetes API request (DOCKER_CREDENTIAL_CLOUD_TIMEOUT, as for the cloud calls). */
+  requestTimeoutMs: number;
   /** Identity for the Lease holder (default: $POD_NAME or host name + pid, given by the CLI). */
   identity: string;
   env: NodeJS.ProcessEnv;
@@ -139,7 +141,10 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
   const dryRun = values["dry-run"] === true;
   let kube: Kube;
   try {
-    kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(values.kubeconfig ?? ctx.env.KUBECONFIG);
+    kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(
+      values.kubeconfig ?? ctx.env.KUBECONFIG,
+      ctx.requestTimeoutMs,
+    );
   } catch (e) {
     return {
       stdout: "",
