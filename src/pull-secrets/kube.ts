@@ -87,7 +87,16 @@ const wrapper = (server: string, timeoutMs: number) => {
 export const connect = (kubeconfig: string | undefined, timeoutMs = 30_000): Kube => {
   const kc = new k8s.KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
+  else {
+    // $KUBECONFIG (a list, as kubectl reads it), ~/.kube/config, the in-cluster service account;
+    // with none of them the library makes up http://localhost:8080, whose failure would name none.
+    kc.loadFromDefault();
+    const c = kc.getCurrentCluster();
+    if (kc.clusters.length === 1 && c?.name === "cluster" && c.server === "http://localhost:8080")
+      throw new Error(
+        "no cluster configured: give --kubeconfig, or set $KUBECONFIG, or create ~/.kube/config; in a pod, mount the service-account token",
+      );
+  }
   const server = (kc.getCurrentCluster()?.server ?? "(no cluster)").replace(/\/\/[^@/]*@/, "//");
   const { wrap, orMissing } = wrapper(server, timeoutMs);
   // kube-transport.ts: the library's own HTTP under Node, one Bun honours in the executable.

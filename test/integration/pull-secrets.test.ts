@@ -342,6 +342,32 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const r2 = await cli(["--once"]);
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /--config is required/);
+    // No --kubeconfig, no $KUBECONFIG, no ~/.kube/config, not in a pod: said so, not a made-up localhost:8080.
+    const good = await config("good.yaml", `registries: [${HOST}]\n`);
+    const none = await runCli(["pull-secrets", "--config", good, "--once"], "", baseEnv(join(work, "no-kube-home")));
+    assert.equal(none.code, 2, none.stderr);
+    assert.equal(
+      none.stderr,
+      "docker-credential-cloud: pull-secrets: cannot load the cluster configuration: no cluster configured: give --kubeconfig, or set $KUBECONFIG, or create ~/.kube/config; in a pod, mount the service-account token\n",
+    );
+    // $KUBECONFIG as kubectl reads it: a list of files (merged).
+    const other = join(work, "other-kubeconfig");
+    await writeFile(
+      other,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "elsewhere", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "someone", user: { token: "t" } }],
+        contexts: [{ name: "elsewhere", context: { cluster: "elsewhere", user: "someone" } }],
+      }),
+    );
+    const listed = await runCli(["pull-secrets", "--config", good, "--dry-run"], "", {
+      ...baseEnv(join(work, "no-kube-home")),
+      ...awsEnv(aws, AKID, SECRET),
+      KUBECONFIG: `${kubeconfig}:${other}`,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
     const r3 = await cli(["--config", bad, "--bogus"]);
     assert.equal(r3.code, 2);
     assert.match(r3.stderr, /Unknown option '--bogus'/);
