@@ -103,8 +103,11 @@ const runPullSecretsVerb = async (args: string[]): Promise<number> => {
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   const r = await runPullSecrets(args, {
+    // Unattended: never a prompt (an MFA profile needs a cached session or another identity).
     credentials: (host, identity) =>
-      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps),
+      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps, {
+        interaction: { never: "pull-secrets runs unattended and cannot answer an MFA prompt" },
+      }),
     log,
     now: Date.now,
     signal: stop.signal,

@@ -1,15 +1,15 @@
-// The DaemonSet's install script and the node launcher, run for real against a temp "node": the
-// payload is laid out like the installer image's (/payload: VERSION, node, app/dist,
-// bin/docker-credential-cloud = packaging/kubernetes/launcher.sh), the host root is a temp dir.
+// The DaemonSet's install script, run for real against a temp "node": the payload is laid out like
+// the installer image's (/payload: VERSION, bin/docker-credential-cloud = the executable), the host
+// root is a temp dir.
 // Then the kubelet's view: each configured provider name in the bin dir resolves (through the
 // installer's symlinks) to a program that answers a CredentialProviderRequest strictly.
 import assert from "node:assert/strict";
-import { copyFile, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { loadCredentialProviderConfig } from "../../src/keyring/kubelet-config.ts";
-import { baseEnv, ROOT, runCli } from "../support/cli.ts";
+import { baseEnv, EXECUTABLE, ROOT, runCli } from "../support/cli.ts";
 import { checkRun } from "../support/kubelet-checker.ts";
 import { run } from "../support/namespace.ts";
 import { tmpTree } from "../support/tmp.ts";
@@ -23,14 +23,11 @@ const configMap = async () => {
   return cm?.data ?? {};
 };
 
-/** A payload tree like the installer image's, pointing at this checkout's build and Node. */
+/** A payload tree like the installer image's (packaging/kubernetes/Dockerfile), with this checkout's executable. */
 const makePayload = async (dir: string, version: string) => {
   await mkdir(join(dir, "bin"), { recursive: true });
-  await mkdir(join(dir, "app"), { recursive: true });
   await writeFile(join(dir, "VERSION"), `${version}\n`);
-  await symlink(process.execPath, join(dir, "node"));
-  await symlink(join(ROOT, "dist"), join(dir, "app", "dist"));
-  await copyFile(join(PACKAGING, "launcher.sh"), join(dir, "bin", "docker-credential-cloud"));
+  await symlink(EXECUTABLE, join(dir, "bin", "docker-credential-cloud"));
   return dir;
 };
 
@@ -57,7 +54,8 @@ const resolveOnNode = async (host: string, path: string): Promise<string> => {
     const st = await lstat(p);
     if (!st.isSymbolicLink()) return p;
     const target = await readlink(p);
-    p = target.startsWith("/") ? join(host, target) : join(p, "..", target);
+    // Absolute links are node paths, except the payload's link to this checkout's executable.
+    p = target.startsWith(ROOT) ? target : target.startsWith("/") ? join(host, target) : join(p, "..", target);
   }
   throw new Error("symlink loop");
 };
@@ -92,7 +90,7 @@ describe("DaemonSet install script", () => {
     for (const n of names) assert.equal(await readlink(join(conf, "bin", n)), LINK_TARGET);
   });
 
-  test("the kubelet's exec of each configured name answers strictly (launcher through the symlinks)", async (t) => {
+  test("the kubelet's exec of each configured name answers strictly (the executable through the symlinks)", async (t) => {
     const work = await tmpTree(t);
     const r = await install(work, await makePayload(join(work, "payload"), "0.1.0"));
     assert.equal(r.code, 0, r.stderr);
@@ -144,6 +142,7 @@ describe("DaemonSet install script", () => {
   test("a broken payload fails the init container (the pod does not report ready)", async (t) => {
     const work = await tmpTree(t);
     const payload = await makePayload(join(work, "payload"), "0.1.0");
+    await rm(join(payload, "bin", "docker-credential-cloud")); // the link, not the executable
     await writeFile(join(payload, "bin", "docker-credential-cloud"), "#!/bin/sh\nexit 3\n");
     const r = await install(work, payload);
     assert.notEqual(r.code, 0);
