@@ -109,13 +109,17 @@ const runPullSecretsVerb = async (args: string[]): Promise<number> => {
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   const r = await runPullSecrets(args, {
+    // Unattended: never a prompt (an MFA profile needs a cached session or another identity).
     credentials: (host, identity) =>
-      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps),
+      hostCredentials(host, identity ? { ...deps, settings: withIdentity(settings, host, identity) } : deps, {
+        interaction: { never: "pull-secrets runs unattended and cannot answer an MFA prompt" },
+      }),
     log,
     now: Date.now,
     signal: stop.signal,
     identity: env.POD_NAME || `${os.hostname()}-${process.pid}`,
     env,
+    requestTimeoutMs: settings.requestTimeoutMs,
   });
   writeAll(1, r.stdout);
   if (r.stderr) stderr(r.stderr);
@@ -232,11 +236,15 @@ const run = async (argv: string[]): Promise<number> => {
     }>
   >;
   try {
-    parsed = util.parseArgs({
-      args: argv,
-      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
-      allowPositionals: true,
-    });
+    // Plain words (`get`, `kubelet`): parseArgs would return them as positionals and no flags, so it
+    // is skipped; on the executable that keeps node:util off the cache hit (docs/runtime.md).
+    parsed = argv.some((a) => a.startsWith("-"))
+      ? util.parseArgs({
+          args: argv,
+          options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
+          allowPositionals: true,
+        })
+      : { values: {}, positionals: argv };
   } catch (e) {
     // Extra flags in a kubelet config's `args`: the kubelet logs stderr, never stdout.
     if (argv[0] === KUBELET_ACTION) writeAll(2, `docker-credential-cloud: ${oneLine(e)}; ${KUBELET_ARGS_HINT}\n`);

@@ -8,7 +8,7 @@ import type { TokenEntry } from "./cache/entry.ts";
 import { cachedToken, fingerprint } from "./cache/policy.ts";
 import { NoRouteError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { FetchContext, ProviderLoader } from "./providers/types.ts";
+import type { FetchContext, Interaction, ProviderLoader } from "./providers/types.ts";
 import { type Route, resolveRoute, type Workload } from "./resolver.ts";
 import type { Settings } from "./settings.ts";
 
@@ -34,6 +34,11 @@ export interface CredentialDeps {
 export interface CredentialRequest {
   /** Kubelet service-account token mode: act as the pod's identity instead of the node's. */
   workload?: Workload;
+  /**
+   * Whether a provider may ask on the terminal (an AWS MFA code): "terminal" only from the Docker
+   * helper's `get`; else why not (the failure's hint). Absent: nothing is asked (the library).
+   */
+  interaction?: Interaction;
 }
 
 /** Credentials and the route that produced them (adapters name the provider in their messages). */
@@ -49,11 +54,15 @@ const toCredentials = (e: TokenEntry, route: Route): Credentials => ({
 });
 
 /** A token for an already resolved `route`, from cache when fresh, else from its provider. */
-export const routeToken = async (route: Route, deps: CredentialDeps): Promise<Credentials> => {
+export const routeToken = async (
+  route: Route,
+  deps: CredentialDeps,
+  interaction?: Interaction,
+): Promise<Credentials> => {
   const { log, now } = deps;
   const fetch = async () => {
     const { env, home, requestTimeoutMs } = deps.settings;
-    const ctx: FetchContext = { env, home, requestTimeoutMs, log, now };
+    const ctx: FetchContext = { env, home, requestTimeoutMs, log, now, ...(interaction ? { interaction } : {}) };
     const provider = await deps.loadProvider(route.provider);
     return provider.fetchToken(route, ctx);
   };
@@ -77,11 +86,15 @@ export const credentialsFor = async (
 ): Promise<Answer> => {
   const route = resolveRoute(host, deps.settings, request.workload);
   if (!route) throw new NoRouteError(`no provider for ${host}`);
-  return { ...(await routeToken(route, deps)), route };
+  return { ...(await routeToken(route, deps, request.interaction)), route };
 };
 
 /** Credentials for a registry host with the node's (the user's) own identity. */
-export const hostCredentials = async (host: string, deps: CredentialDeps): Promise<Credentials> => {
-  const { route: _route, ...creds } = await credentialsFor(host, {}, deps);
+export const hostCredentials = async (
+  host: string,
+  deps: CredentialDeps,
+  request: Pick<CredentialRequest, "interaction"> = {},
+): Promise<Credentials> => {
+  const { route: _route, ...creds } = await credentialsFor(host, request, deps);
   return creds;
 };

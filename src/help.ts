@@ -59,8 +59,9 @@ Environment:
                                         answers, else a plaintext 0600 file, said on stderr), keyring, file
   DOCKER_CREDENTIAL_CLOUD_DATA_DIR      the file store's directory (default $XDG_DATA_HOME/docker-credential-cloud)
   Cloud identities follow each cloud's own conventions: AWS_* and ~/.aws (profiles, SSO, IRSA, instance
-  roles; a profile's mfa_serial code is asked on the terminal, /dev/tty, and the session shared with the
-  AWS CLI's ~/.aws/cli/cache); GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
+  roles; a profile's mfa_serial code is asked by get only — never in kubelet mode — on the terminal,
+  /dev/tty, not echoed, the session shared with the AWS CLI's ~/.aws/cli/cache);
+  GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default login, the metadata server;
   AZURE_* (service principal, workload identity), managed identity, az login.
 
 Exit codes: 0 success; 1 error — for the credential-helper verbs the message is the single line on

@@ -37,7 +37,8 @@ const get = async (input: string, deps: CredentialDeps, creds: CredentialStore):
   if (!ref) return fail(WIRE.notFound);
   const stored = await creds.get(ref);
   if (stored) return ok(credentialsJson(stored.serverURL, stored.username, stored.secret));
-  const c = await credentialsFor(ref.host, {}, deps);
+  // The one caller a person may be behind: an MFA code may be asked for on the terminal.
+  const c = await credentialsFor(ref.host, { interaction: "terminal" }, deps);
   return ok(credentialsJson(serverURL, c.username, c.secret));
 };
 

@@ -15,6 +15,7 @@ import { formatSeconds } from "../kubelet/duration.ts";
 import { type CredentialProviderRequest, type CredentialProviderResponse, imageRegistry } from "../kubelet/types.ts";
 import { encodeResponse, parseRequest } from "../kubelet/wire.ts";
 import { createLogger, scrub } from "../log.ts";
+import type { Interaction } from "../providers/types.ts";
 import { parseServerUrl } from "../registry/hosts.ts";
 import type { Workload } from "../resolver.ts";
 
@@ -23,6 +24,9 @@ export { looksLikeKubeletRequest } from "../kubelet/wire.ts";
 /** The argument that selects plugin mode in a CredentialProviderConfig's `args`. */
 export const KUBELET_ACTION = "kubelet";
 export const KUBELET_ARGS_HINT = 'plugin mode takes exactly args: ["kubelet"]';
+
+/** Plugin mode never prompts (an AWS profile with mfa_serial fails with this reason instead). */
+export const KUBELET_INTERACTION: Interaction = { never: "the kubelet cannot answer an MFA prompt" };
 
 export interface PluginResult {
   stdout: string;
@@ -60,7 +64,12 @@ const answer = async (req: CredentialProviderRequest, deps: CredentialDeps): Pro
   if (!ref) return noProvider();
   let creds: Answer;
   try {
-    creds = await credentialsFor(ref.host, workload ? { workload } : {}, deps);
+    // Never a prompt, even when started from a terminal: nobody answers it for the kubelet.
+    creds = await credentialsFor(
+      ref.host,
+      { ...(workload ? { workload } : {}), interaction: KUBELET_INTERACTION },
+      deps,
+    );
   } catch (e) {
     if (e instanceof NoRouteError) return noProvider();
     if (e instanceof NotFoundError) return encodeResponse(empty);

@@ -24,7 +24,19 @@ export interface FetchContext {
   requestTimeoutMs: number;
   log: Logger;
   now: () => number;
+  /** Whether a person may be asked on the terminal (an AWS MFA code); NO_PROMPT when absent. */
+  interaction?: Interaction;
 }
+
+/**
+ * "terminal": a provider may ask on the controlling terminal (only the Docker helper's `get`
+ * allows it); otherwise nothing is asked and `never` says why, for the failure's hint ("the
+ * kubelet cannot answer an MFA prompt"). Set by the adapter, never guessed from the environment.
+ */
+export type Interaction = "terminal" | { never: string };
+
+/** What callers that say nothing get: the library, the operator verbs. */
+export const NO_PROMPT: Interaction = { never: "nothing is asked on a terminal here (only `get` asks)" };
 
 export interface ProviderModule {
   /**

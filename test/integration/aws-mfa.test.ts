@@ -9,8 +9,11 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, baseEnv, type CliResult } from "../support/cli.ts";
+import { pathToFileURL } from "node:url";
+import { BIN, baseEnv, type CliResult, ROOT } from "../support/cli.ts";
 import { type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
+import { kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
+import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -69,21 +72,69 @@ interface PtyResult extends CliResult {
   terminal: string;
 }
 
+interface PtyRun extends CliResult {
+  /** How many times the prompt appeared on the terminal. */
+  prompts: number;
+}
+
+/**
+ * `cmd` (sh) on a pseudo-terminal under util-linux `script`: `typeahead` is typed at once (before
+ * any prompt, so the terminal echoes it), and `answer(n)` after the n-th prompt appears (the
+ * program has turned echo off by then, if it does). stdout is the terminal transcript.
+ */
+const onPty = (
+  cmd: string,
+  env: Record<string, string>,
+  o: { typeahead?: string; answer?: (n: number) => string },
+): Promise<PtyRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("script", ["-q", "-e", "-c", cmd, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let prompts = 0;
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      stdout += d;
+      const seen = stdout.split("Enter MFA code for ").length - 1;
+      while (prompts < seen) {
+        prompts += 1;
+        if (o.answer) child.stdin.write(o.answer(prompts));
+      }
+    });
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, prompts });
+    });
+    child.stdin.on("error", () => {});
+    if (o.typeahead) child.stdin.write(o.typeahead);
+  });
+
+/** `BIN get` reading `host` from a file, its stdout and stderr into files: the helper protocol off the terminal. */
+const getCmd = async (dir: string, name: string, host: string) => {
+  const [inFile, outFile, errFile] = ["in", "out", "err"].map((n) => join(dir, `${name}-${n}`)) as [
+    string,
+    string,
+    string,
+  ];
+  await writeFile(inFile, `${host}\n`);
+  return {
+    cmd: `${q(BIN)} get < ${q(inFile)} > ${q(outFile)} 2> ${q(errFile)}`,
+    result: async () => ({ stdout: await readFile(outFile, "utf8"), stderr: await readFile(errFile, "utf8") }),
+  };
+};
+
 /**
  * `get` on a pseudo-terminal: stdin and stdout stay files (the helper protocol), `typed` is what
- * the user types on the terminal.
+ * the user types on the terminal (ahead of the prompt).
  */
 const getOnPty = async (dir: string, env: Record<string, string>, host: string, typed: string): Promise<PtyResult> => {
-  const [inFile, outFile, errFile] = ["in", "out", "err"].map((n) => join(dir, `pty-${n}`)) as [string, string, string];
-  await writeFile(inFile, `${host}\n`);
-  const cmd = `${q(BIN)} get < ${q(inFile)} > ${q(outFile)} 2> ${q(errFile)}`;
-  const r = await spawnAll("script", ["-q", "-e", "-c", cmd, "/dev/null"], typed, env);
-  return {
-    code: r.code,
-    stdout: await readFile(outFile, "utf8"),
-    stderr: await readFile(errFile, "utf8"),
-    terminal: r.stdout,
-  };
+  const g = await getCmd(dir, "pty", host);
+  const r = await onPty(g.cmd, env, { typeahead: typed });
+  return { code: r.code, ...(await g.result()), terminal: r.stdout };
 };
 
 /** `get` with no controlling terminal at all (a new session without a tty). */
@@ -271,5 +322,161 @@ describe("AWS MFA profiles (mfa_serial)", () => {
     assert.match(r.stderr, /must be 6 digits/);
     assert.ok(!r.stderr.includes("12ab5"));
     assert.equal(assumeRoles().length, 0);
+  });
+});
+
+describe("AWS MFA: the prompt (no echo, one at a time, only where a person can answer)", () => {
+  const sttyAround = (h: string, cmd: string) => {
+    const [before, afterward] = [join(h, "stty-before"), join(h, "stty-after")];
+    return {
+      cmd: `stty -g > ${q(before)}; ${cmd}; rc=$?; stty -g > ${q(afterward)}; exit $rc`,
+      restored: async () => assert.equal(await readFile(afterward, "utf8"), await readFile(before, "utf8")),
+    };
+  };
+
+  test("the code typed after the prompt is not echoed, and the terminal's mode is restored", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const g = await getCmd(h, "noecho", HOST);
+    const s = sttyAround(h, g.cmd);
+    const r = await onPty(s.cmd, env, { answer: () => `${CODE}\r` });
+    const out = await g.result();
+    assert.equal(r.code, 0, out.stderr + out.stdout);
+    assert.equal(r.prompts, 1);
+    assert.ok(!r.stdout.includes(CODE), `the typed code is not on the terminal: ${JSON.stringify(r.stdout)}`);
+    assert.equal(assumeRoles()[0]?.form?.get("TokenCode"), CODE);
+    assert.equal(JSON.parse(out.stdout).Secret, `pw-eu-west-1-${STS_CREDS.AssumeRole.id}`);
+    await s.restored();
+  });
+
+  test("Ctrl-C at the prompt: one line, the terminal restored, nothing sent", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const g = await getCmd(h, "ctrlc", HOST);
+    const s = sttyAround(h, g.cmd);
+    const r = await onPty(s.cmd, env, { answer: () => "49\u0003" });
+    const out = await g.result();
+    assert.equal(r.code, 1);
+    assert.equal(out.stdout.trimEnd().split("\n").length, 1, out.stdout);
+    assert.match(
+      out.stdout,
+      /the MFA prompt was interrupted \(Ctrl-C\); no MFA code sent for arn:aws:iam::123456789012:mfa\/alice/,
+    );
+    assert.deepEqual(fake.calls, {});
+    await s.restored();
+  });
+
+  test("two concurrent gets (two registries, one MFA profile): one prompt, one AssumeRole", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const a = await getCmd(h, "a", HOST);
+    const b = await getCmd(h, "b", OTHER);
+    const r = await onPty(`${a.cmd} & ${b.cmd}; wait`, env, { answer: () => `${CODE}\r` });
+    assert.equal(r.code, 0);
+    for (const [g, region] of [
+      [a, "eu-west-1"],
+      [b, "us-west-2"],
+    ] as const) {
+      const out = await g.result();
+      assert.equal(JSON.parse(out.stdout).Secret, `pw-${region}-${STS_CREDS.AssumeRole.id}`, out.stderr);
+    }
+    assert.equal(r.prompts, 1, "asked once");
+    assert.deepEqual(
+      assumeRoles().map((x) => x.form?.get("TokenCode")),
+      [CODE],
+      "one AssumeRole with the code; the other process used the session it cached",
+    );
+    assert.equal(ecrCalls().length, 2);
+  });
+
+  test("kubelet plugin mode started from a terminal never prompts; a cached session still serves it", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    const req = join(h, "request.json");
+    await writeFile(
+      req,
+      JSON.stringify({
+        apiVersion: "credentialprovider.kubelet.k8s.io/v1",
+        kind: "CredentialProviderRequest",
+        image: `${HOST}/team/app:1.0`,
+      }),
+    );
+    const [out, err] = [join(h, "k-out"), join(h, "k-err")];
+    const cmd = `${q(BIN)} kubelet < ${q(req)} > ${q(out)} 2> ${q(err)}`;
+    // A code typed ahead: a prompt would read it and succeed.
+    const r = await onPty(cmd, { ...env, DOCKER_CREDENTIAL_CLOUD_LOG: "warn" }, { typeahead: `${CODE}\n` });
+    assert.equal(r.code, 1);
+    assert.equal(r.prompts, 0);
+    assert.equal(await readFile(out, "utf8"), "");
+    const line = await readFile(err, "utf8");
+    assert.equal(line.trimEnd().split("\n").length, 1, line);
+    assert.match(
+      line,
+      /profile mfa needs an MFA code \(arn:aws:iam::123456789012:mfa\/alice\) and the kubelet cannot answer an MFA prompt/,
+    );
+    assert.match(line, /aws sts get-caller-identity --profile mfa/);
+    assert.deepEqual(fake.calls, {});
+    // With the session cached (as `aws` would cache it), the kubelet is answered.
+    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
+    await writeFile(
+      cacheFile,
+      JSON.stringify({
+        Credentials: {
+          AccessKeyId: CLI_SESSION.id,
+          SecretAccessKey: CLI_SESSION.secret,
+          SessionToken: CLI_SESSION.session,
+          Expiration: "2099-06-01T10:00:00UTC",
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const ok = await onPty(cmd, env, {});
+    assert.equal(ok.code, 0, await readFile(err, "utf8"));
+    assert.equal(JSON.parse(await readFile(out, "utf8")).auth[HOST].password, `pw-eu-west-1-${CLI_SESSION.id}`);
+    assert.equal(assumeRoles().length, 0);
+  });
+
+  test("pull-secrets never prompts, even on a terminal", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    await mkdir(join(h, "ca"));
+    const ca = await makeCa(join(h, "ca"));
+    const leaf = await issueCert(ca, ["127.0.0.1"]);
+    const kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    t.after(() => kube.close());
+    kube.addNamespace("mfa-1");
+    const kubeconfig = join(h, "kubeconfig");
+    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
+    const cfg = join(h, "pull-secrets.yaml");
+    await writeFile(cfg, `registries:\n  - ${HOST}\nnamespaces: { include: ["mfa-*"] }\n`);
+    const err = join(h, "ps-err");
+    const cmd = `${q(BIN)} pull-secrets --kubeconfig ${q(kubeconfig)} --config ${q(cfg)} --once < /dev/null > /dev/null 2> ${q(err)}`;
+    // A code typed ahead: a prompt would read it and succeed.
+    const r = await onPty(cmd, env, { typeahead: `${CODE}\n` });
+    const stderr = await readFile(err, "utf8");
+    assert.equal(r.prompts, 0, stderr);
+    assert.match(stderr, /needs an MFA code \(arn:aws:iam::123456789012:mfa\/alice\) and pull-secrets runs unattended/);
+    assert.deepEqual(assumeRoles(), []);
+  });
+
+  test("the library (createKeyring) never prompts, even on a terminal", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const [out, err] = [join(h, "lib-out"), join(h, "lib-err")];
+    const driver = `const { createKeyring } = await import(${JSON.stringify(pathToFileURL(join(ROOT, "dist", "index.js")).href)});
+const k = createKeyring({ logLevel: "debug" });
+process.stdout.write(JSON.stringify(await k.lookup(${JSON.stringify(`${HOST}/team/app:1.0`)})));
+await k.close();`;
+    const cmd = `${q(process.execPath)} --input-type=module -e ${q(driver)} > ${q(out)} 2> ${q(err)}`;
+    const r = await onPty(cmd, env, { typeahead: `${CODE}\n` });
+    const stderr = await readFile(err, "utf8");
+    assert.equal(r.code, 0, stderr);
+    assert.equal(r.prompts, 0);
+    assert.deepEqual(JSON.parse(await readFile(out, "utf8")), []);
+    assert.match(
+      stderr,
+      /needs an MFA code \(arn:aws:iam::123456789012:mfa\/alice\) and nothing is asked on a terminal here/,
+    );
+    assert.deepEqual(fake.calls, {});
   });
 });

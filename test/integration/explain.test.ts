@@ -171,6 +171,42 @@ describe("explain", () => {
     assert.equal(fake.calls.imds, undefined, "the node identity is never used in service-account-token mode");
   });
 
+  test("--as kubelet with a token that names no role: node credentials, as upstream, and said so", async (t) => {
+    fake.reset();
+    const { env, home } = await seedEnv(t);
+    const args = [
+      "explain",
+      "--as",
+      "kubelet",
+      "--service-account-token",
+      join(home, "token/web-identity"),
+      // The pods' IRSA annotation only: not read by the plugin (upstream #1265).
+      "--annotation",
+      `eks.amazonaws.com/role-arn=${POD_ROLE}`,
+      IMAGE(),
+    ];
+    const r = await runCli(args, "", env);
+    assert.equal(r.code, 5, `${r.stdout}\n${r.stderr}`);
+    noSecrets(r);
+    assert.match(
+      r.stdout,
+      /no role named \(no eks\.amazonaws\.com\/ecr-role-arn annotation, no AWS_ECR_ROLE_ARN\) → node credentials, as upstream ecr-credential-provider/,
+    );
+    assert.match(r.stdout, /eks\.amazonaws\.com\/role-arn is the IRSA role of the pod's containers/);
+    assert.match(r.stdout, new RegExp(`principal +${NODE_PRINCIPAL.replace(/[/.]/g, "\\$&")}`));
+    assert.doesNotMatch(r.stdout, /the pod's service-account token/, "not labelled as the pod's identity");
+    assert.equal(fake.calls["sts:AssumeRoleWithWebIdentity"], undefined);
+    const j = JSON.parse((await runCli(["explain", "--json", ...args.slice(1)], "", env)).stdout);
+    assert.equal(j.identity.mode, "node");
+    assert.equal(j.identity.principal, NODE_PRINCIPAL);
+    assert.deepEqual(j.identity.steps[0], {
+      source: "kubelet service-account token",
+      state: "absent",
+      detail:
+        "no role named (no eks.amazonaws.com/ecr-role-arn annotation, no AWS_ECR_ROLE_ARN) → node credentials, as upstream ecr-credential-provider",
+    });
+  });
+
   test("--json: the documented schema, no token", async (t) => {
     fake.reset();
     const { env } = await seedEnv(t);

@@ -48,7 +48,7 @@ test("AWS: environment keys, shared files, web identity, container, IMDS; a name
     { token: "t", annotations: { "eks.amazonaws.com/role-arn": "arn:irsa" } },
   );
   assert.deepEqual(summary(irsaOnly).slice(0, 3), ["kubelet:unavailable", "env:selected", "shared:probe"]);
-  assert.match(irsaOnly.sources[0]?.reason ?? "", /node's credentials/);
+  assert.match(irsaOnly.sources[0]?.reason ?? "", /→ node credentials, as upstream ecr-credential-provider/);
   const empty = awsIdentityPlan(
     { AWS_ECR_ROLE_ARN: "arn:env" },
     {},

@@ -10,7 +10,7 @@ import { awsIdentityIsExplicit } from "../../identity/aws.ts";
 import type { EcrPublicRoute, EcrRoute, Route } from "../../resolver.ts";
 import { network } from "../network.ts";
 import { summarizePlan } from "../plan-log.ts";
-import type { FetchContext, Token } from "../types.ts";
+import { type FetchContext, NO_PROMPT, type Token } from "../types.ts";
 import { credentialsFor, defaultChainFacts, mfaProfileFor, nothingToTry, requestHandler } from "./credentials.ts";
 import { awsNoIdentity, classifyAwsError } from "./errors.ts";
 import { awsIdentityPlan } from "./plan.ts";
@@ -111,26 +111,27 @@ export const fetchToken = async (route: Route, ctx: FetchContext): Promise<Token
     imds = facts.imds;
   }
   try {
-    // A profile with mfa_serial: the code is asked for on the terminal before the deadline starts
-    // (typing it is not the network's time), unless a session is cached.
-    const mfaProfile = mfaProfileFor(route, ctx.env);
-    const setup = mfaProfile
-      ? await (await import("./mfa.ts")).prepareMfa(mfaProfile, {
-          env: ctx.env,
-          home: ctx.home,
-          log: ctx.log,
-          now: ctx.now(),
-        })
-      : undefined;
-    const mfa = setup ? { setup, log: ctx.log } : undefined;
     const { agent } = await network(ctx.env, ctx.log);
-    return await withDeadline(
-      route.provider === "ecr" ? fetchPrivate(route, ctx, agent, imds, mfa) : fetchPublic(route, ctx, agent, imds, mfa),
-      budgetMs,
-      () =>
-        new ProviderError(
-          `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
-        ),
+    const fetchWith = (mfa: Mfa) =>
+      withDeadline(
+        route.provider === "ecr"
+          ? fetchPrivate(route, ctx, agent, imds, mfa)
+          : fetchPublic(route, ctx, agent, imds, mfa),
+        budgetMs,
+        () =>
+          new ProviderError(
+            `${what} did not finish within ${budgetMs / 1000} s with ${route.identity.label}; check credential_process, network and proxy settings`,
+          ),
+      );
+    // A profile with mfa_serial (mfa.ts): the code is asked for before the deadline starts (typing
+    // it is not the network's time), only when no session is cached and the caller allows a prompt.
+    const mfaProfile = mfaProfileFor(route, ctx.env);
+    if (!mfaProfile) return await fetchWith(undefined);
+    const { withMfa } = await import("./mfa.ts");
+    return await withMfa(
+      mfaProfile,
+      { env: ctx.env, home: ctx.home, log: ctx.log, now: ctx.now, interaction: ctx.interaction ?? NO_PROMPT },
+      (setup) => fetchWith(setup ? { setup, log: ctx.log } : undefined),
     );
   } catch (e) {
     if (e instanceof ProviderError) throw e;

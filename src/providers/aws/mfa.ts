@@ -2,7 +2,11 @@
 // `credential_source`, as the AWS CLI reads them). Imported on a cache miss only.
 //
 // The code is asked for on the terminal (/dev/tty: stdin and stdout carry the helper protocol),
-// before the fetch's deadline starts, and only when no usable session is cached. Sessions are
+// without echo (the terminal in raw mode, restored on every path, as getpass does), before the
+// fetch's deadline starts, only when no usable session is cached, and only when the caller allows
+// it (the Docker helper's `get`; never the kubelet plugin, `pull-secrets` or the library). One
+// process at a time asks for a given session (a lock next to its cache file): a concurrent one
+// waits, then reads the session the first one cached instead of asking again. Sessions are
 // cached exactly as the AWS CLI caches them, so one `aws` command and this helper share them both
 // ways: ~/.aws/cli/cache/<sha1>.json, the SHA-1 of the AssumeRole arguments that define the
 // session (RoleArn, SerialNumber, ExternalId, a configured RoleSessionName and DurationSeconds)
@@ -11,13 +15,13 @@
 // The code itself is never logged, cached or put in a message.
 
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import type { AwsCredentialIdentity } from "@aws-sdk/types";
-import { path } from "../../builtins.ts";
+import { fs, path } from "../../builtins.ts";
 import type { Env } from "../../env.ts";
 import { ProviderError } from "../../errors.ts";
 import { ensurePrivateDir, readOwnFile, writeOwnFile } from "../../fsafe.ts";
 import type { Logger } from "../../log.ts";
+import type { Interaction } from "../types.ts";
 
 /** The AWS CLI does not use a cached session that expires within this window. */
 export const EXPIRY_WINDOW_MS = 15 * 60_000;
@@ -59,21 +63,86 @@ export class NoTerminalError extends Error {
   override name = "NoTerminalError";
 }
 
-/** The controlling terminal, as getpass uses it: the line typed (echoed, as aws-vault's prompt). */
+/** Ctrl-C, Ctrl-D or a signal at the prompt: the fetch ends with this one line. */
+export class PromptCancelled extends Error {
+  override name = "PromptCancelled";
+}
+
+/** The longest line read at the prompt (a code is 6 digits; anything longer is refused anyway). */
+const MAX_LINE = 256;
+
+/**
+ * The controlling terminal, as getpass uses it: the prompt written to /dev/tty, the line read
+ * from it in raw mode without echo (Backspace and Ctrl-U edit; Enter ends; Ctrl-C and Ctrl-D
+ * cancel). The terminal's mode is restored however it ends, a signal included.
+ */
 export const ttyPrompt: TerminalPrompt = async (prompt) => {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fd: number;
+  let out: number;
   try {
-    fh = await open("/dev/tty", "r+");
+    fd = fs.openSync("/dev/tty", "r");
   } catch (e) {
     throw new NoTerminalError((e as NodeJS.ErrnoException).code ?? "no terminal");
   }
   try {
-    await fh.write(prompt);
-    const buf = Buffer.alloc(1024);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-    return buf.subarray(0, bytesRead).toString("utf8");
+    out = fs.openSync("/dev/tty", "w");
+  } catch (e) {
+    fs.closeSync(fd);
+    throw new NoTerminalError((e as NodeJS.ErrnoException).code ?? "no terminal");
+  }
+  const tty = await import("node:tty");
+  if (!tty.isatty(fd)) {
+    fs.closeSync(fd);
+    fs.closeSync(out);
+    throw new NoTerminalError("/dev/tty is not a terminal");
+  }
+  // The stream owns fd from here (destroy closes it); `out` stays a plain blocking descriptor.
+  const input = new tty.ReadStream(fd);
+  let raw = false;
+  const restore = () => {
+    if (raw) {
+      raw = false;
+      try {
+        input.setRawMode(false);
+      } catch {}
+    }
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  let onSignal: (sig: NodeJS.Signals) => void = () => {};
+  try {
+    input.setRawMode(true);
+    raw = true;
+    // Echo is off before the prompt shows, so nothing typed after it appears on the screen.
+    fs.writeSync(out, prompt);
+    return await new Promise<string>((resolve, reject) => {
+      let line = "";
+      onSignal = (sig) => reject(new PromptCancelled(`the MFA prompt was interrupted (${sig})`));
+      for (const sig of signals) process.on(sig, onSignal);
+      input.on("error", (e) => reject(new NoTerminalError(e.message)));
+      input.on("end", () => resolve(line));
+      input.on("data", (chunk: Buffer | string) => {
+        for (const ch of chunk.toString("utf8")) {
+          if (ch === "\r" || ch === "\n") return resolve(line);
+          if (ch === "\u0003") return reject(new PromptCancelled("the MFA prompt was interrupted (Ctrl-C)"));
+          if (ch === "\u0004") {
+            if (line === "") return reject(new PromptCancelled("the MFA prompt was closed (Ctrl-D)"));
+            return resolve(line);
+          }
+          if (ch === "\u007f" || ch === "\b") line = line.slice(0, -1);
+          else if (ch === "\u0015") line = "";
+          else if (ch >= " " && line.length < MAX_LINE) line += ch;
+        }
+      });
+    });
   } finally {
-    await fh.close();
+    for (const sig of signals) process.off(sig, onSignal);
+    restore();
+    input.destroy();
+    try {
+      // The Enter was not echoed: end the prompt's line.
+      fs.writeSync(out, "\n");
+    } catch {}
+    fs.closeSync(out);
   }
 };
 
@@ -177,20 +246,40 @@ const loadProfiles = async (env: Env, home: string): Promise<Record<string, Prof
   })) as Record<string, Profile>;
 };
 
+export interface MfaOptions {
+  env: Env;
+  home: string;
+  log: Logger;
+  now: () => number;
+  /** Whether a code may be asked for (see Interaction). */
+  interaction: Interaction;
+  /** The terminal prompt (ttyPrompt unless a test gives another). */
+  prompt?: TerminalPrompt;
+  /** How long to wait for another process asking for the same session's code. */
+  lockWaitMs?: number;
+}
+
+/** Another process may be waiting for a person to type; wait about as long as a person may take. */
+const LOCK_WAIT_MS = 10 * 60_000;
+
 /**
- * The MFA roles on `profile`'s chain (itself, then its source_profile, …), with their cached
- * sessions; codes are asked for (once per serial) for those without one. Undefined when the chain
- * has no mfa_serial, or the files cannot be read (then the SDK reports them).
+ * Runs `fn` with the MFA roles on `profile`'s chain (itself, then its source_profile, …) and
+ * their cached sessions; `fn` gets undefined when the chain has no mfa_serial or the files cannot
+ * be read (then the SDK reports them). A code is asked for (once per serial) for each role that
+ * needs a fresh session, holding that session's lock until `fn` has assumed the role and cached
+ * it; a process that had to wait for the lock reads the session again and asks only if it is
+ * still missing.
  */
-export const prepareMfa = async (
+export const withMfa = async <T>(
   profile: string,
-  o: { env: Env; home: string; log: Logger; now: number; prompt?: TerminalPrompt },
-): Promise<MfaSetup | undefined> => {
+  o: MfaOptions,
+  fn: (setup: MfaSetup | undefined) => Promise<T>,
+): Promise<T> => {
   let profiles: Record<string, Profile>;
   try {
     profiles = await loadProfiles(o.env, o.home);
   } catch {
-    return undefined;
+    return fn(undefined);
   }
   const cacheDir = path.join(o.home, ".aws", "cli", "cache");
   const roles: MfaRole[] = [];
@@ -207,31 +296,103 @@ export const prepareMfa = async (
         serial: p.mfa_serial,
         externalId: p.external_id,
         cacheFile,
-        cached: readSession(cacheFile, o.now, o.log),
+        cached: readSession(cacheFile, o.now(), o.log),
       });
     }
     name = p.source_profile;
   }
-  if (roles.length === 0) return undefined;
-  const top = roles[0]?.profile === profile ? roles[0]?.cached : undefined;
+  if (roles.length === 0) return fn(undefined);
   const codes = new Map<string, string>();
-  if (!top) {
-    for (const r of roles) {
-      if (r.cached || codes.has(r.serial)) continue;
-      o.log.debug(`aws: profile ${r.profile} assumes ${r.roleArn} with MFA ${r.serial}; no cached session: asking`);
-      codes.set(r.serial, await askCode(r, o.prompt ?? ttyPrompt));
+  const setup: MfaSetup = { cached: undefined, roles, codeFor: async (serial) => codes.get(serial) ?? "" };
+  /** The named profile's own session, when it has one: nothing below it is needed. */
+  const top = () => (roles[0]?.profile === profile ? roles[0]?.cached : undefined);
+  const step = async (i: number): Promise<T> => {
+    setup.cached = top();
+    const r = roles[i];
+    if (setup.cached || !r) {
+      if (setup.cached) o.log.debug(`aws: profile ${profile}: using the cached MFA session`);
+      return fn(setup);
     }
-  } else {
-    o.log.debug(`aws: profile ${profile}: using the cached MFA session ${path.basename(roles[0]?.cacheFile ?? "")}`);
-  }
-  return { cached: top, roles, codeFor: async (serial) => codes.get(serial) ?? "" };
+    if (r.cached || codes.has(r.serial)) return step(i + 1);
+    if (o.interaction !== "terminal") throw noCode(r, o.interaction.never);
+    return lockedFor(r, o, async () => {
+      // Another process may have asked and cached the session while this one waited.
+      r.cached = readSession(r.cacheFile, o.now(), o.log);
+      if (!r.cached) {
+        o.log.debug(`aws: profile ${r.profile} assumes ${r.roleArn} with MFA ${r.serial}; no cached session: asking`);
+        codes.set(r.serial, await askCode(r, o.prompt ?? ttyPrompt));
+      } else o.log.debug(`aws: profile ${r.profile}: another process cached the MFA session meanwhile`);
+      return step(i + 1);
+    });
+  };
+  return step(0);
 };
+
+/**
+ * Runs `fn` holding the lock of `r`'s session (`<cache file>.lock`, beside the file the AWS CLI
+ * reads). A lock that cannot be taken for another reason than another holder (an unwritable
+ * directory) is a warning: then `fn` runs without it.
+ */
+const lockedFor = async <T>(r: MfaRole, o: MfaOptions, fn: () => Promise<T>): Promise<T> => {
+  const lockPath = `${r.cacheFile}.lock`;
+  try {
+    const why = ensurePrivateDir(path.dirname(r.cacheFile));
+    if (why) throw new Error(why);
+  } catch (e) {
+    o.log.warn(`aws: asking for the MFA code without a lock: ${(e as Error).message}`);
+    return fn();
+  }
+  const { withFileLock } = await import("../../lock.ts");
+  let ran = false;
+  try {
+    return await withFileLock(
+      lockPath,
+      {
+        lockfilePath: lockPath,
+        waitMs: o.lockWaitMs ?? LOCK_WAIT_MS,
+        interval: 200,
+        maxInterval: 1000,
+        onCompromised: (e) => o.log.warn(`aws: the MFA lock ${lockPath} was compromised: ${e.message}`),
+        unavailable: (e) => new MfaLockError(e.code === "ELOCKED", e.message),
+        onReleaseError: (e) => o.log.debug(`aws: could not release the MFA lock ${lockPath}: ${e.message}`),
+      },
+      () => {
+        ran = true;
+        return fn();
+      },
+    );
+  } catch (e) {
+    if (ran || !(e instanceof MfaLockError)) throw e;
+    if (e.held) {
+      throw new ProviderError(
+        `another docker-credential-cloud process has been asking for the MFA code for ${r.serial} (profile ${r.profile}) for ${Math.round((o.lockWaitMs ?? LOCK_WAIT_MS) / 60_000)} minutes; answer it, or remove ${lockPath} if no such process is left`,
+      );
+    }
+    o.log.warn(`aws: asking for the MFA code without a lock: ${e.message}`);
+    return fn();
+  }
+};
+
+/** The lock could not be taken: `held` when another process kept it for the whole wait. */
+class MfaLockError extends Error {
+  readonly held: boolean;
+  constructor(held: boolean, message: string) {
+    super(message);
+    this.held = held;
+  }
+}
+
+const noCode = (r: MfaRole, why: string): ProviderError =>
+  new ProviderError(
+    `AWS profile ${r.profile} needs an MFA code (${r.serial}) and ${why}: use a profile or role without MFA here, or cache a session with \`aws sts get-caller-identity --profile ${r.profile}\` in a terminal as this user (kept in ~/.aws/cli/cache and used here until it expires)`,
+  );
 
 const askCode = async (r: MfaRole, prompt: TerminalPrompt): Promise<string> => {
   let line: string;
   try {
     line = await prompt(`Enter MFA code for ${r.serial}: `);
   } catch (e) {
+    if (e instanceof PromptCancelled) throw new ProviderError(`${e.message}; no MFA code sent for ${r.serial}`);
     if (!(e instanceof NoTerminalError)) throw e;
     throw new ProviderError(
       `AWS profile ${r.profile} needs an MFA code (${r.serial}) and there is no terminal to ask on: run \`aws sts get-caller-identity --profile ${r.profile}\` in a terminal, which caches a session in ~/.aws/cli/cache that is used here until it expires`,

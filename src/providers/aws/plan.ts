@@ -37,6 +37,9 @@ export const IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn";
  */
 export const workloadRoleArn = (workload: Workload, env: Env): string | undefined => awsWorkloadRole(workload, env);
 
+/** Kubelet mode, a token but no role named: what happens, in the words the verbs use. */
+export const NO_ROLE_FALLBACK = `no role named (no ${WORKLOAD_ROLE_ANNOTATION} annotation, no AWS_ECR_ROLE_ARN) → node credentials, as upstream ecr-credential-provider`;
+
 const mark = (sources: IdentitySource[]): IdentitySource[] => {
   let chosen = false;
   return sources.map((s) => {
@@ -73,7 +76,7 @@ export const awsIdentityPlan = (env: Env, rule: AwsIdentity = {}, workload?: Wor
           kind: "kubelet",
           label: "service-account token → AssumeRoleWithWebIdentity",
           status: "unavailable",
-          reason: `no role: no ${WORKLOAD_ROLE_ANNOTATION} annotation and no AWS_ECR_ROLE_ARN, so the node's credentials are used`,
+          reason: NO_ROLE_FALLBACK,
         },
         ...node.sources,
       ],

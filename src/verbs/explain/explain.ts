@@ -10,6 +10,7 @@ import { isFresh } from "../../cache/entry.ts";
 import { type CredentialDeps, routeToken } from "../../credentials.ts";
 import { oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
+import { IRSA_ROLE_ANNOTATION, NO_ROLE_FALLBACK } from "../../providers/aws/plan.ts";
 import { type Route, resolveRoute, type Workload } from "../../resolver.ts";
 import type { Settings } from "../../settings.ts";
 import { credentialDeps, edgeSettings } from "../../wiring.ts";
@@ -181,7 +182,19 @@ const explainRoute = async (
     }
     if (!workload) notes.push("no --service-account-token: the kubelet pulls with the node's identity");
   }
-  const mode = workload ? "service-account-token" : kubelet ? "node" : "this-environment";
+  // An AWS route keeps the token only when it names a role (resolver.ts); else the node's identity
+  // serves the request, and the plan's first step says so.
+  const awsRoute = route.provider === "ecr" || route.provider === "ecr-public";
+  const tokenUsed = workload !== undefined && (!awsRoute || route.workload !== undefined);
+  if (workload && !tokenUsed) {
+    notes.push(`the service-account token is not used: ${NO_ROLE_FALLBACK}`);
+    if (workload.annotations[IRSA_ROLE_ANNOTATION]) {
+      notes.push(
+        `${IRSA_ROLE_ANNOTATION} is the IRSA role of the pod's containers; the kubelet's plugin does not read it (neither does upstream's)`,
+      );
+    }
+  }
+  const mode = tokenUsed ? "service-account-token" : kubelet ? "node" : "this-environment";
   const timeoutMs = settings.requestTimeoutMs;
   const whoOptions = { env: settings.env, home: settings.home, timeoutMs, now: ctx.now, log };
   const identity = (w: WhoAmI) => {
@@ -200,7 +213,7 @@ const explainRoute = async (
   // kubelet), with STS GetCallerIdentity. Google and Azure: who-am-i after the token (below).
   let walk: AwsWhoAmI | undefined;
   if (route.provider === "ecr" || route.provider === "ecr-public") {
-    walk = await whoAws(route, whoOptions);
+    walk = await whoAws(route, { ...whoOptions, ...(workload ? { workload } : {}) });
     identity(walk);
   } else if (kubelet) {
     notes.push(

@@ -20,9 +20,14 @@ import {
   imdsAddress,
   WORKLOAD_SESSION_NAME,
 } from "../../providers/aws/credentials.ts";
-import { awsIdentityPlan, WORKLOAD_ROLE_ANNOTATION, workloadRoleArn } from "../../providers/aws/plan.ts";
+import {
+  awsIdentityPlan,
+  NO_ROLE_FALLBACK,
+  WORKLOAD_ROLE_ANNOTATION,
+  workloadRoleArn,
+} from "../../providers/aws/plan.ts";
 import type { IdentitySource } from "../../providers/types.ts";
-import type { EcrPublicRoute, EcrRoute } from "../../resolver.ts";
+import type { EcrPublicRoute, EcrRoute, Workload } from "../../resolver.ts";
 import type { ChainStep, WhoAmI } from "./types.ts";
 
 export interface AwsWhoAmI extends WhoAmI {
@@ -33,6 +38,12 @@ export interface AwsWhoAmI extends WhoAmI {
 export interface AwsWhoOptions {
   /** The environment to answer for (this process's, or the kubelet's for `--as kubelet`). */
   env: Env;
+  /**
+   * The service-account token of the request (`explain --as kubelet --service-account-token`),
+   * also when it names no role: the resolver then leaves it off the route, and the plan says the
+   * node's credentials serve the request.
+   */
+  workload?: Workload;
   home: string;
   timeoutMs: number;
 }
@@ -106,7 +117,7 @@ const fixed =
 export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions): Promise<AwsWhoAmI> => {
   const { env } = o;
   const rule = route.aws;
-  const plan = awsIdentityPlan(env, rule, route.workload);
+  const plan = awsIdentityPlan(env, rule, route.workload ?? o.workload);
   const steps: ChainStep[] = [];
   const region = regionOf(route, env);
   const clientConfig = { region, requestHandler: requestHandler(o.timeoutMs) };
@@ -127,13 +138,14 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
   const build = (s: IdentitySource): { provider: AwsCredentialIdentityProvider; detail: string } | string => {
     switch (s.kind) {
       case "kubelet": {
+        // The plan selects the token only when a role is named, and then the resolver keeps the
+        // token on the route; without one the source is "unavailable" and never built.
         const roleArn = route.workload ? workloadRoleArn(route.workload, env) : undefined;
-        if (!route.workload || !roleArn) return s.reason ?? "no role to assume";
-        const from = route.workload.annotations[WORKLOAD_ROLE_ANNOTATION]
+        if (!route.workload || !roleArn) return NO_ROLE_FALLBACK;
+        // awsWorkloadRole: the annotation when the kubelet sent that key, else AWS_ECR_ROLE_ARN.
+        const from = Object.hasOwn(route.workload.annotations, WORKLOAD_ROLE_ANNOTATION)
           ? `annotation ${WORKLOAD_ROLE_ANNOTATION}`
-          : roleArn === env.AWS_ECR_ROLE_ARN
-            ? "AWS_ECR_ROLE_ARN"
-            : "annotation eks.amazonaws.com/role-arn";
+          : "AWS_ECR_ROLE_ARN";
         const session = rule.roleSessionName ?? WORKLOAD_SESSION_NAME;
         return {
           provider: cp.fromWebToken({
