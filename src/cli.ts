@@ -113,6 +113,7 @@ const runPullSecretsVerb = async (args: string[]): Promise<number> => {
     signal: stop.signal,
     identity: env.POD_NAME || `${os.hostname()}-${process.pid}`,
     env,
+    requestTimeoutMs: settings.requestTimeoutMs,
   });
   writeAll(1, r.stdout);
   if (r.stderr) stderr(r.stderr);

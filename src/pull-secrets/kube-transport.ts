@@ -61,17 +61,29 @@ const httpLibrary = (kc: k8s.KubeConfig): k8s.HttpLibrary => {
   });
 };
 
-/** kc.makeApiClient(api), with an HTTP library Bun honours when running there. */
-export const apiClient = <T>(kc: k8s.KubeConfig, api: new (config: k8s.Configuration) => T): T => {
-  if (!onBun()) return kc.makeApiClient(api as never) as T;
+/**
+ * kc.makeApiClient(api) (the same configuration), with an HTTP library Bun honours when running
+ * there, and a deadline on every request: an API server that accepts the connection and never
+ * answers must not hold a pass (or a --once run) for the runtime's own minutes-long default.
+ */
+export const apiClient = <T>(kc: k8s.KubeConfig, api: new (config: k8s.Configuration) => T, timeoutMs: number): T => {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("No active cluster!");
   return new api(
     k8s.createConfiguration({
       baseServer: new k8s.ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
-      httpApi: httpLibrary(kc),
+      ...(onBun() ? { httpApi: httpLibrary(kc) } : {}),
       middleware: [k8s.setHeaderMiddleware("User-Agent", `docker-credential-cloud/${VERSION}`)],
+      promiseMiddleware: [
+        {
+          pre: async (req) => {
+            req.setSignal(AbortSignal.timeout(timeoutMs));
+            return req;
+          },
+          post: async (res) => res,
+        },
+      ],
     }),
   );
 };

@@ -40,34 +40,68 @@ export interface Kube {
   replaceLease(ns: string, obj: Obj): Promise<Obj>;
 }
 
-const code = (e: unknown): number | undefined => (e as { code?: number }).code;
-
-const wrap = async <T>(p: Promise<T>): Promise<T> => {
-  try {
-    return await p;
-  } catch (e) {
-    if (code(e) === 409) throw new ConflictError("conflict");
-    // The client's message embeds the response body and headers; keep one clean line.
-    if (code(e) !== undefined) throw new Error(`Kubernetes API answered HTTP ${code(e)}`);
-    throw e;
-  }
-};
-const orMissing = async <T>(p: Promise<T>): Promise<T | undefined> => {
-  try {
-    return await p;
-  } catch (e) {
-    if (code(e) === 404) return undefined;
-    return wrap(Promise.reject(e));
-  }
+/** An HTTP status the API server answered (ApiException.code), not a transport error's code. */
+const status = (e: unknown): number | undefined => {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "number" && c >= 100 && c < 600 ? c : undefined;
 };
 
-export const connect = (kubeconfig: string | undefined): Kube => {
+/** Why a request got no answer: the cause's code (ECONNREFUSED, a TLS error...) or the deadline. */
+const unreachable = (e: unknown, server: string, timeoutMs: number): Error => {
+  const x = e as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | null;
+  const c = x?.cause as { name?: unknown; code?: unknown; message?: unknown } | undefined;
+  const timedOut = [x?.name, c?.name].some((n) => n === "TimeoutError" || n === "AbortError");
+  const code = [c?.code, x?.code].find((v) => typeof v === "string");
+  const why = timedOut
+    ? `no answer within ${timeoutMs / 1000} s`
+    : code
+      ? String(code)
+      : String(c?.message ?? x?.message ?? e);
+  return new Error(`cannot reach the Kubernetes API at ${server}: ${why}`);
+};
+
+const wrapper = (server: string, timeoutMs: number) => {
+  const wrap = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      const s = status(e);
+      if (s === 409) throw new ConflictError("conflict");
+      // The client's message embeds the response body and headers; keep one clean line.
+      if (s !== undefined) throw new Error(`Kubernetes API answered HTTP ${s}`);
+      throw unreachable(e, server, timeoutMs);
+    }
+  };
+  const orMissing = async <T>(p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (status(e) === 404) return undefined;
+      return wrap(Promise.reject(e));
+    }
+  };
+  return { wrap, orMissing };
+};
+
+/** `timeoutMs`: the deadline of each API request (not of a watch, which kube-transport.ts bounds). */
+export const connect = (kubeconfig: string | undefined, timeoutMs = 30_000): Kube => {
   const kc = new k8s.KubeConfig();
   if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
+  else {
+    // $KUBECONFIG (a list, as kubectl reads it), ~/.kube/config, the in-cluster service account;
+    // with none of them the library makes up http://localhost:8080, whose failure would name none.
+    kc.loadFromDefault();
+    const c = kc.getCurrentCluster();
+    if (kc.clusters.length === 1 && c?.name === "cluster" && c.server === "http://localhost:8080")
+      throw new Error(
+        "no cluster configured: give --kubeconfig, or set $KUBECONFIG, or create ~/.kube/config; in a pod, mount the service-account token",
+      );
+  }
+  const server = (kc.getCurrentCluster()?.server ?? "(no cluster)").replace(/\/\/[^@/]*@/, "//");
+  const { wrap, orMissing } = wrapper(server, timeoutMs);
   // kube-transport.ts: the library's own HTTP under Node, one Bun honours in the executable.
-  const core = apiClient(kc, k8s.CoreV1Api);
-  const coord = apiClient(kc, k8s.CoordinationV1Api);
+  const core = apiClient(kc, k8s.CoreV1Api, timeoutMs);
+  const coord = apiClient(kc, k8s.CoordinationV1Api, timeoutMs);
   const plain = <T>(x: T): Obj => JSON.parse(JSON.stringify(x)) as Obj;
   return {
     listNamespaces: async () => {

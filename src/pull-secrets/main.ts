@@ -26,8 +26,13 @@ export interface PullSecretsContext {
   now: () => number;
   /** Ends the long-running mode (SIGTERM). */
   signal?: AbortSignal;
-  /** Test seam: the cluster; by default @kubernetes/client-node from the kubeconfig or in-cluster. */
-  connect?: (kubeconfig: string | undefined) => Kube | Promise<Kube>;
+  /**
+   * Test seam: the cluster; by default @kubernetes/client-node from --kubeconfig, else as kubectl
+   * finds it ($KUBECONFIG, a list of files; ~/.kube/config; in-cluster).
+   */
+  connect?: (kubeconfig: string | undefined, timeoutMs: number) => Kube | Promise<Kube>;
+  /** Deadline of each Kubernetes API request (DOCKER_CREDENTIAL_CLOUD_TIMEOUT, as for the cloud calls). */
+  requestTimeoutMs: number;
   /** Identity for the Lease holder (default: $POD_NAME or host name + pid, given by the CLI). */
   identity: string;
   env: NodeJS.ProcessEnv;
@@ -139,7 +144,7 @@ export const runPullSecrets = async (args: string[], ctx: PullSecretsContext): P
   const dryRun = values["dry-run"] === true;
   let kube: Kube;
   try {
-    kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(values.kubeconfig ?? ctx.env.KUBECONFIG);
+    kube = await (ctx.connect ?? (await import("./kube.ts")).connect)(values.kubeconfig, ctx.requestTimeoutMs);
   } catch (e) {
     return {
       stdout: "",

@@ -39,6 +39,16 @@ const renderSkip =
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
 const docs = (file: string): Doc[] => parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as Doc);
 
+type Rule = { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] };
+/** "group/resources[names]" → sorted verbs: get/update/delete of secrets only by the secret's name. */
+const ruleMap = (rules: Rule[]) =>
+  Object.fromEntries(
+    rules.map((x) => [
+      `${x.apiGroups.join()}/${x.resources.join()}${x.resourceNames ? `[${x.resourceNames.join()}]` : ""}`,
+      [...x.verbs].sort(),
+    ]),
+  );
+
 describe("pull-secrets packaging", () => {
   let kube: FakeKube;
   let kubeconfig = "";
@@ -56,14 +66,17 @@ describe("pull-secrets packaging", () => {
   test("plain manifests: well-formed, least-privilege RBAC, a config the verb accepts", () => {
     const all = ["rbac.yaml", "config.yaml", "deployment.yaml", "cronjob.yaml"].flatMap((f) => docs(join(PLAIN, f)));
     for (const d of all) assert.ok(d.apiVersion && d.kind && d.metadata?.name, JSON.stringify(d).slice(0, 200));
-    const role = all.find((d) => d.kind === "ClusterRole") as unknown as {
-      rules: { resources: string[]; verbs: string[] }[];
-    };
-    const verbs = Object.fromEntries(role.rules.map((r) => [r.resources.join(","), [...r.verbs].sort()]));
-    assert.deepEqual(verbs, {
-      namespaces: ["get", "list", "watch"],
-      secrets: ["create", "delete", "get", "update"],
-      serviceaccounts: ["get", "list", "update"],
+    const role = all.find((d) => d.kind === "ClusterRole") as unknown as { rules: Rule[] };
+    const cm0 = all.find((d) => d.kind === "ConfigMap") as unknown as { data: Record<string, string> };
+    assert.deepEqual(ruleMap(role.rules), {
+      "/namespaces": ["get", "list", "watch"],
+      "/secrets": ["create"],
+      [`/secrets[${parseConfig(cm0.data["pull-secrets.yaml"] ?? "", "config.yaml").secretName}]`]: [
+        "delete",
+        "get",
+        "update",
+      ],
+      "/serviceaccounts": ["get", "list", "update"],
     });
     const lease = all.find((d) => d.kind === "Role") as unknown as {
       rules: { resources: string[]; verbs: string[] }[];
@@ -210,17 +223,13 @@ describe("pull-secrets packaging", () => {
         "RoleBinding",
         "ServiceAccount",
       ]);
-      const role = one(objs, "ClusterRole") as unknown as {
-        rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-      };
-      assert.deepEqual(
-        Object.fromEntries(role.rules.map((x) => [`${x.apiGroups.join()}/${x.resources.join()}`, [...x.verbs].sort()])),
-        {
-          "/namespaces": ["get", "list", "watch"],
-          "/secrets": ["create", "delete", "get", "update"],
-          "/serviceaccounts": ["get", "list", "update"],
-        },
-      );
+      const role = one(objs, "ClusterRole") as unknown as { rules: Rule[] };
+      assert.deepEqual(ruleMap(role.rules), {
+        "/namespaces": ["get", "list", "watch"],
+        "/secrets": ["create"],
+        "/secrets[cloud-registry-credentials]": ["delete", "get", "update"],
+        "/serviceaccounts": ["get", "list", "update"],
+      });
       const lease = one(objs, "Role") as unknown as { metadata: { namespace: string }; rules: unknown };
       assert.equal(lease.metadata.namespace, "ops", "leases only in the release's namespace");
       assert.deepEqual(lease.rules, [
@@ -281,6 +290,9 @@ describe("pull-secrets packaging", () => {
       assert.ok(pod.spec.containers[0]?.env.some((e) => e.name === "AWS_REGION"));
       const cfg = configOf(objs);
       assert.equal(cfg.registries.length, 6);
+      assert.equal(cfg.secretName, "team-registry-credentials");
+      const rules = (one(objs, "ClusterRole") as unknown as { rules: Rule[] }).rules;
+      assert.deepEqual(ruleMap(rules)["/secrets[team-registry-credentials]"], ["delete", "get", "update"]);
       assert.deepEqual(cfg.identities.get("210987654321.dkr.ecr.eu-west-1.amazonaws.com"), {
         aws: {
           roleArn: "arn:aws:iam::210987654321:role/ecr-pull",

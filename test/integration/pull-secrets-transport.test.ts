@@ -5,6 +5,7 @@
 // (Debian's tinyproxy, its log checked), and the proxy variables left to the cloud calls.
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, EXECUTABLE, LAUNCHER, runCli } from "../support/cli.ts";
@@ -63,8 +64,16 @@ describe("pull-secrets: cluster CA, client certificate, token and proxy-url on b
   let ca: Ca;
   let client: { certFile: string; keyFile: string };
   let cfg = "";
+  // An "API server" that accepts connections and never says a word (a hung apiserver, a dead LB).
+  let silent: Server;
+  const sockets: Socket[] = [];
 
   before(async () => {
+    silent = createServer((s) => {
+      s.on("error", () => {});
+      sockets.push(s);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     work = await tmpTree(undefined);
     ca = await makeCa(work);
     const leaf = await issueCert(ca, ["127.0.0.1"]);
@@ -79,15 +88,17 @@ describe("pull-secrets: cluster CA, client certificate, token and proxy-url on b
     await writeFile(cfg, `registries: [${HOST}]\nnamespaces: { include: ["team-*"] }\n`);
   });
   after(async () => {
+    for (const s of sockets) s.destroy();
+    silent?.close();
     proxy?.close();
     await kube?.close();
     await aws?.close();
   });
 
   /** A kubeconfig: CA as data, certificate and key as files (both ways the library reads). */
-  const kubeconfig = async (name: string, o: { ca?: boolean; cert?: boolean; proxyUrl?: string }) => {
+  const kubeconfig = async (name: string, o: { ca?: boolean; cert?: boolean; proxyUrl?: string; server?: string }) => {
     const file = join(work, name);
-    const cluster: Record<string, string> = { server: kube.url };
+    const cluster: Record<string, string> = { server: o.server ?? kube.url };
     if (o.ca) cluster["certificate-authority-data"] = Buffer.from(ca.certPem).toString("base64");
     if (o.proxyUrl) cluster["proxy-url"] = o.proxyUrl;
     const user: Record<string, string> = { token: kube.token };
@@ -135,6 +146,29 @@ describe("pull-secrets: cluster CA, client certificate, token and proxy-url on b
       assert.ok(
         kube.requests.slice(before).every((r) => r.auth === `Bearer ${kube.token}`),
         "every call carried the bearer token",
+      );
+    });
+
+    test(`${program}: an API server that refuses, or never answers: one line naming it, exit 1, at the request deadline`, async () => {
+      // A port nothing listens on (one just closed; fetch refuses well-known ones such as 9 itself).
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const refused = `https://127.0.0.1:${(closed.address() as { port: number }).port}`;
+      await new Promise((resolve) => closed.close(resolve));
+      const r = await once(await kubeconfig("refused.json", { ca: true, cert: true, server: refused }));
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        r.stderr.trim().split("\n").at(-1),
+        `docker-credential-cloud: pull-secrets: cannot reach the Kubernetes API at ${refused}: ECONNREFUSED`,
+      );
+      const hung = `https://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const h = await once(await kubeconfig("hung.json", { ca: true, cert: true, server: hung }), {
+        DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1",
+      });
+      assert.equal(h.code, 1, h.stderr);
+      assert.equal(
+        h.stderr.trim().split("\n").at(-1),
+        `docker-credential-cloud: pull-secrets: cannot reach the Kubernetes API at ${hung}: no answer within 1 s`,
       );
     });
 

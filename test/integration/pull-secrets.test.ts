@@ -18,6 +18,8 @@ const SECRET = "fake-pull-secrets-secret";
 const PASSWORD = `pw-us-east-1-${AKID}`;
 const PASSWORD2 = `pw-eu-west-1-${AKID}`;
 const NAME = "cloud-registry-credentials";
+/** A role the fake STS refuses without an MFA code: assuming it always fails here. */
+const MFA_ROLE = "arn:aws:iam::210987654321:role/needs-mfa";
 const kubectlSkip = process.env.CI || which("kubectl") ? false : "kubectl (Debian kubernetes-client) is not installed";
 
 type Sa = { metadata: { name: string; annotations?: Record<string, string> }; imagePullSecrets?: { name: string }[] };
@@ -34,7 +36,10 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const ca = await makeCa(join(work, "ca"));
     const leaf = await issueCert(ca, ["127.0.0.1"]);
     kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
-    aws = await startFakeAws({ keys: { [AKID]: SECRET } });
+    aws = await startFakeAws({
+      keys: { [AKID]: SECRET },
+      mfa: { roleArn: MFA_ROLE, serial: "arn:aws:iam::210987654321:mfa/x", code: "123456" },
+    });
     kubeconfig = join(work, "kubeconfig");
     await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
   });
@@ -224,6 +229,33 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     }
   });
 
+  test("one registry's refresh fails, the other's works: the failed one keeps its old entry, the other is refreshed", async () => {
+    kube.addNamespace("part-1");
+    const cfg = await config("part.yaml", `registries: [${HOST}, ${HOST2}]\nnamespaces: { include: ["part-*"] }\n`);
+    assert.equal((await cli(["--config", cfg, "--once"], "part-home")).code, 0);
+    const first = kube.get("secrets", "part-1", NAME);
+    assert.deepEqual(Object.keys(auths("part-1")).sort(), [HOST, HOST2].sort());
+    // HOST2 now goes through a role STS refuses; HOST still works (a cold cache: both really fetched).
+    const cfg2 = await config(
+      "part2.yaml",
+      `registries:\n  - ${HOST}\n  - { host: ${HOST2}, aws: { roleArn: "${MFA_ROLE}" } }\nnamespaces: { include: ["part-*"] }\n`,
+    );
+    const r = await cli(["--config", cfg2, "--once"], "part-cold-home");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /credentials for 210987654321\.dkr\.ecr\.eu-west-1\.amazonaws\.com: /);
+    assert.doesNotMatch(r.stderr, /credentials for 123456789012/);
+    const after = kube.get("secrets", "part-1", NAME);
+    assert.notEqual(
+      after?.metadata.resourceVersion,
+      first?.metadata.resourceVersion,
+      "the working registry was refreshed",
+    );
+    const a = auths("part-1");
+    assert.deepEqual(Object.keys(a).sort(), [HOST, HOST2].sort(), "no entry dropped");
+    assert.equal(a[HOST2]?.password, PASSWORD2, "the failed registry keeps its old credential");
+    assert.equal(a[HOST]?.password, PASSWORD);
+  });
+
   test("a namespace being deleted (Terminating) is skipped: no write the API server would refuse", async () => {
     kube.addNamespace("term-1");
     kube.addNamespace("term-2");
@@ -265,6 +297,16 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     assert.equal(after.metadata.annotations?.["docker-credential-cloud.io/added-pull-secrets"], undefined);
   });
 
+  test("a namespace that stops matching: a secret of our name that is not ours stays", async () => {
+    kube.addNamespace("leave-foreign");
+    kube.put("secrets", { metadata: { name: NAME, namespace: "leave-foreign" }, type: "Opaque", data: { x: "eQ==" } });
+    const cfg = await config("leave3.yaml", `registries: [${HOST}]\nnamespaces: { include: ["leave-nothing"] }\n`);
+    const r = await cli(["--config", cfg, "--once"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /namespace leave-foreign/);
+    assert.deepEqual(kube.get("secrets", "leave-foreign", NAME)?.data, { x: "eQ==" });
+  });
+
   test("the Kubernetes client is loaded by pull-secrets only, never on the helper's hit path", async () => {
     const env = { ...baseEnv(join(work, "trace-home")), ...awsEnv(aws, AKID, SECRET) };
     assert.equal((await runCli(["get"], `${HOST}\n`, env)).code, 0);
@@ -300,6 +342,32 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     const r2 = await cli(["--once"]);
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /--config is required/);
+    // No --kubeconfig, no $KUBECONFIG, no ~/.kube/config, not in a pod: said so, not a made-up localhost:8080.
+    const good = await config("good.yaml", `registries: [${HOST}]\n`);
+    const none = await runCli(["pull-secrets", "--config", good, "--once"], "", baseEnv(join(work, "no-kube-home")));
+    assert.equal(none.code, 2, none.stderr);
+    assert.equal(
+      none.stderr,
+      "docker-credential-cloud: pull-secrets: cannot load the cluster configuration: no cluster configured: give --kubeconfig, or set $KUBECONFIG, or create ~/.kube/config; in a pod, mount the service-account token\n",
+    );
+    // $KUBECONFIG as kubectl reads it: a list of files (merged).
+    const other = join(work, "other-kubeconfig");
+    await writeFile(
+      other,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "elsewhere", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "someone", user: { token: "t" } }],
+        contexts: [{ name: "elsewhere", context: { cluster: "elsewhere", user: "someone" } }],
+      }),
+    );
+    const listed = await runCli(["pull-secrets", "--config", good, "--dry-run"], "", {
+      ...baseEnv(join(work, "no-kube-home")),
+      ...awsEnv(aws, AKID, SECRET),
+      KUBECONFIG: `${kubeconfig}:${other}`,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
     const r3 = await cli(["--config", bad, "--bogus"]);
     assert.equal(r3.code, 2);
     assert.match(r3.stderr, /Unknown option '--bogus'/);
