@@ -1,18 +1,33 @@
-// Benchmarks, run on demand (`npm run bench`), never in CI: prints numbers, asserts nothing.
-//   - cache-hit `get` latency (median/p90 over RUNS) and peak RSS, next to `node -e 0` on the
-//     same Node, and next to the Go docker-credential-ecr-login's own cache hit when installed;
-//   - the same hit through the Node launcher, and next to an empty Bun-compiled program (the floor
-//     of any single-file executable on this Bun);
-//   - cold-miss time to first token (fresh HOME each run) against the loopback fakes;
-//   - the executable's size, raw and gzipped.
+// Benchmarks, run on demand (`npm run bench`), never in CI: prints numbers and the issue-14
+// targets they meet or miss; asserts nothing. In one run, each program as a user runs it:
+//   - the single-file executable (dist/docker-credential-cloud) and the Node launcher
+//     (dist/bin/docker-credential-cloud): `get` on an ECR host whose token is in the cache;
+//   - the floors: `node -e 0` on the same Node, and an empty program compiled by the same Bun with
+//     the options of scripts/build-bin.ts;
+//   - the Go `docker-credential-ecr-login` (Debian `amazon-ecr-credential-helper`) on its own cache hit;
+//   - cold misses (no cache) per cloud against the loopback fakes of the tests;
+//   - peak RSS (GNU time), and each binary's size raw and gzipped (dist/release when built).
+// Wall time: hyperfine when installed (median, p90, min; it subtracts its /bin/sh start), else
+// repeated spawns. Instructions: valgrind --tool=callgrind (all threads and exec'd children), which
+// stay repeatable on a busy machine where wall time does not.
+// BENCH_RUNS (default 30), BENCH_COLD_RUNS (default 10), BENCH_NO_CALLGRIND=1 change what runs.
 // All traffic stays on 127.0.0.1: the fakes are the test fakes.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BIN, baseEnv, EXECUTABLE, LAUNCHER, ROOT } from "../test/support/cli.ts";
+import { baseEnv, EXECUTABLE, LAUNCHER, ROOT } from "../test/support/cli.ts";
 import { awsEnv, startFakeAws } from "../test/support/fake-aws.ts";
 import { startFakeAzure, TENANT } from "../test/support/fake-azure.ts";
 import { startFakeGoogle } from "../test/support/fake-google.ts";
@@ -26,112 +41,235 @@ const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const AKID = "AKIAFAKEBENCHKEY0001";
 const SECRET = "fake-bench-secret";
 const work = mkdtempSync(join(tmpdir(), "dcc-bench-"));
+const HYPERFINE = which("hyperfine");
+const VALGRIND = process.env.BENCH_NO_CALLGRIND ? undefined : which("valgrind");
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 
-interface Sample {
+interface Run {
+  cmd: string;
+  args: string[];
+  input: string;
+  env: Record<string, string>;
+  /** Shell command run before each timed run (cold misses: a fresh HOME). */
+  prepare?: string;
+}
+
+interface Row {
+  name: string;
+  /** Wall milliseconds of each run. */
   ms: number[];
-  rssKb: number[];
+  /** Instructions (callgrind), one run. */
+  ir?: number;
+  rssMb?: number;
 }
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
 };
+const median = (xs: number[]) => quantile(xs, 0.5);
 
-/** Runs cmd once, returning wall milliseconds (spawn to exit) and its exit code. */
-const timeOnce = (cmd: string, args: string[], input: string, env: Record<string, string>) =>
-  new Promise<{ ms: number; code: number | null }>((resolve, reject) => {
+/** Runs a command to completion without blocking the event loop (the fakes answer from it). */
+const exec = (cmd: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env, stdio: ["pipe", "ignore", "ignore"] });
+    const child = spawn(cmd, args, { env: opts.env ?? (process.env as Record<string, string>) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code }));
-    child.stdin.end(input);
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    child.stdin.end(opts.input ?? "");
   });
 
-/** Peak RSS (KiB) of one run, from GNU time. */
-const rssOnce = (cmd: string, args: string[], input: string, env: Record<string, string>): number => {
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { env, input, encoding: "utf8" });
-  return Number(r.stderr.trim().split("\n").pop());
+const sh = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+let inputs = 0;
+
+/** Wall times of `runs` runs: hyperfine (stdin redirected from a file) or repeated spawns. */
+const wall = async (r: Run, runs: number): Promise<number[]> => {
+  if (HYPERFINE) {
+    const input = join(work, `input-${inputs++}`);
+    writeFileSync(input, r.input);
+    const json = `${input}.json`;
+    const command = `${[r.cmd, ...r.args].map(sh).join(" ")} < ${sh(input)} > /dev/null`;
+    const args = ["-S", "/bin/sh", "-w", r.prepare ? "0" : "3", "-r", String(runs), "--export-json", json];
+    if (r.prepare) args.push("--prepare", r.prepare);
+    const h = await exec(HYPERFINE, [...args, command], { env: r.env });
+    if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    const { results } = JSON.parse(readFileSync(json, "utf8")) as { results: { times: number[] }[] };
+    return (results[0]?.times ?? []).map((s) => s * 1000);
+  }
+  const ms: number[] = [];
+  for (let i = 0; i < runs + (r.prepare ? 0 : 3); i++) {
+    if (r.prepare) spawnSync("/bin/sh", ["-c", r.prepare]);
+    const x = await exec(r.cmd, r.args, { input: r.input, env: r.env });
+    if (x.code !== 0) throw new Error(`${r.cmd} exited ${x.code}: ${x.stdout}${x.stderr}`);
+    if (r.prepare || i >= 3) ms.push(x.ms);
+  }
+  return ms;
 };
 
-const measure = async (cmd: string, args: string[], input: string, env: Record<string, string>): Promise<Sample> => {
-  const s: Sample = { ms: [], rssKb: [] };
-  for (let i = 0; i < 3; i++) await timeOnce(cmd, args, input, env); // warm the page cache
-  for (let i = 0; i < RUNS; i++) {
-    const r = await timeOnce(cmd, args, input, env);
-    if (r.code !== 0) throw new Error(`${cmd} exited ${r.code}`);
-    s.ms.push(r.ms);
-  }
-  if (which("time") || spawnSync("/usr/bin/time", ["true"]).status === 0) {
-    for (let i = 0; i < Math.min(RUNS, 10); i++) s.rssKb.push(rssOnce(cmd, args, input, env));
-  }
-  return s;
+/** Instructions of one run, every thread and exec'd child (the launcher's env → node) counted. */
+const instructions = async (r: Run): Promise<number | undefined> => {
+  if (!VALGRIND) return undefined;
+  if (r.prepare) spawnSync("/bin/sh", ["-c", r.prepare]);
+  const x = await exec(
+    VALGRIND,
+    ["--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null", r.cmd, ...r.args],
+    { input: r.input, env: r.env },
+  );
+  const counts = [...x.stderr.matchAll(/Collected : (\d+)/g)].map((m) => Number(m[1]));
+  return x.code === 0 && counts.length ? counts.reduce((a, b) => a + b, 0) : undefined;
 };
 
-const row = (name: string, s: Sample) =>
-  `${name.padEnd(60)} ${quantile(s.ms, 0.5).toFixed(1).padStart(8)} ${quantile(s.ms, 0.9).toFixed(1).padStart(8)} ${Math.min(
-    ...s.ms,
-  )
-    .toFixed(1)
-    .padStart(8)} ${s.rssKb.length ? (quantile(s.rssKb, 0.5) / 1024).toFixed(1).padStart(8) : "       -"}`;
+/** Peak RSS (MB), median of 5 runs. */
+const rss = async (r: Run): Promise<number | undefined> => {
+  if (!TIME) return undefined;
+  const kb: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (r.prepare) spawnSync("/bin/sh", ["-c", r.prepare]);
+    const x = await exec(TIME, ["-f", "%M", r.cmd, ...r.args], { input: r.input, env: r.env });
+    kb.push(Number(x.stderr.trim().split("\n").pop()));
+  }
+  return median(kb) / 1024;
+};
+
+const rows: Row[] = [];
+const measure = async (name: string, r: Run, runs = RUNS): Promise<Row> => {
+  process.stderr.write(`  ${name}…\n`);
+  const row: Row = { name, ms: await wall(r, runs) };
+  const ir = await instructions(r);
+  if (ir !== undefined) row.ir = ir;
+  const mb = await rss(r);
+  if (mb !== undefined) row.rssMb = mb;
+  rows.push(row);
+  return row;
+};
+
+/** An empty program compiled like the shipped one (keep in step with scripts/build-bin.ts). */
+const emptyCompiled = (): string | null => {
+  const src = join(work, "empty.ts");
+  const out = join(work, "empty");
+  writeFileSync(src, "");
+  const r = spawnSync(
+    join(ROOT, "node_modules", ".bin", "bun"),
+    [
+      "build",
+      "--compile",
+      "--bytecode",
+      "--minify",
+      "--splitting",
+      "--format=esm",
+      "--target=bun",
+      "--compile-jit-policy=100",
+      "--no-compile-autoload-dotenv",
+      "--no-compile-autoload-bunfig",
+      "--no-compile-autoload-tsconfig",
+      "--no-compile-autoload-package-json",
+      "--outfile",
+      out,
+      src,
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.status === 0) return out;
+  console.log(`(note: could not compile an empty Bun program: ${r.stderr.trim().split("\n")[0]})`);
+  return null;
+};
+
+/** The Go helper's own cache hit: it ignores AWS_ENDPOINT_URL, so its one miss goes through the
+ * MITM proxy (HTTPS_PROXY + SSL_CERT_FILE) to the same fake; every measured run is a hit. */
+const goHit = async (fake: Awaited<ReturnType<typeof startFakeAws>>): Promise<void> => {
+  const go = which("docker-credential-ecr-login");
+  if (!go) {
+    console.log("(note: docker-credential-ecr-login not installed: apt-get install amazon-ecr-credential-helper)");
+    return;
+  }
+  mkdirSync(join(work, "ca"));
+  const ca = await makeCa(join(work, "ca"));
+  const target = new URL(fake.url);
+  const proxy = await startMitmProxy({
+    ca,
+    handler: (req, res) => {
+      const up = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      req.pipe(up);
+    },
+  });
+  try {
+    const goHome = join(work, "go");
+    mkdirSync(goHome);
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: goHome,
+      AWS_ACCESS_KEY_ID: AKID,
+      AWS_SECRET_ACCESS_KEY: SECRET,
+      AWS_EC2_METADATA_DISABLED: "true",
+      HTTPS_PROXY: proxy.url,
+      SSL_CERT_FILE: ca.certFile,
+    };
+    const before = fake.calls.ecr ?? 0;
+    const primed = await exec(go, ["get"], { input: HOST, env });
+    if (primed.code !== 0) throw new Error(`Go helper priming failed: ${primed.stdout}${primed.stderr}`);
+    const after = fake.calls.ecr ?? 0;
+    await measure("Go docker-credential-ecr-login get, ECR cache hit", { cmd: go, args: ["get"], input: HOST, env });
+    if (after === before || (fake.calls.ecr ?? 0) !== after)
+      console.log("(note: the Go helper did not cache as expected)");
+  } finally {
+    await proxy.close();
+  }
+};
 
 const main = async () => {
   const node = process.execPath;
+  const floorEnv = { PATH: process.env.PATH ?? "" };
   const fake = await startFakeAws({ keys: { [AKID]: SECRET } });
-  const results: [string, Sample][] = [];
+  console.log(
+    `docker-credential-cloud benchmarks — Node ${process.version}, ${RUNS} runs (cold: ${COLD_RUNS}), ` +
+      `wall time by ${HYPERFINE ? "hyperfine" : "repeated spawns"}, instructions by ${VALGRIND ? "callgrind" : "(valgrind not installed)"}`,
+  );
   try {
-    console.log(`docker-credential-cloud benchmarks — Node ${process.version}, ${RUNS} runs (cold: ${COLD_RUNS})\n`);
-    results.push(["node -e 0 (same Node)", await measure(node, ["-e", "0"], "", { PATH: process.env.PATH ?? "" })]);
+    await measure("node -e 0 (same Node)", { cmd: node, args: ["-e", "0"], input: "", env: floorEnv });
+    const empty = emptyCompiled();
+    if (empty)
+      await measure("empty Bun-compiled program (same options)", { cmd: empty, args: [], input: "", env: floorEnv });
 
-    // Cache hit: one miss fills the cache, then only hits.
+    // Cache hit: one miss fills the cache, then only hits (checked: the fake sees no more calls).
     const home = join(work, "hit");
     mkdirSync(home);
     const env = { ...baseEnv(home), ...awsEnv(fake, AKID, SECRET) };
-    if ((await timeOnce(BIN, ["get"], HOST, env)).code !== 0) throw new Error("priming get failed");
+    const primed = await exec(EXECUTABLE, ["get"], { input: HOST, env });
+    if (primed.code !== 0) throw new Error(`priming get failed: ${primed.stdout}${primed.stderr}`);
     const calls = fake.calls.ecr;
-    results.push(["docker-credential-cloud get, ECR cache hit", await measure(BIN, ["get"], HOST, env)]);
-    if (BIN !== LAUNCHER) {
-      results.push([
-        "docker-credential-cloud get, ECR cache hit (Node launcher)",
-        await measure(LAUNCHER, ["get"], HOST, env),
-      ]);
-    }
+    await measure("executable get, ECR cache hit", { cmd: EXECUTABLE, args: ["get"], input: HOST, env });
+    await measure("Node launcher get, ECR cache hit", { cmd: LAUNCHER, args: ["get"], input: HOST, env });
     if (fake.calls.ecr !== calls) throw new Error("the hit benchmark reached the fake: not a cache hit");
+    await goHit(fake);
 
-    // The floor: an empty program compiled by the same Bun.
-    const empty = join(work, "empty");
-    writeFileSync(`${empty}.ts`, "");
-    const built = spawnSync(
-      join(ROOT, "node_modules", ".bin", "bun"),
-      ["build", "--compile", "--outfile", empty, `${empty}.ts`],
-      {
-        encoding: "utf8",
-      },
-    );
-    if (built.status === 0)
-      results.push(["empty Bun-compiled program", await measure(empty, [], "", { PATH: process.env.PATH ?? "" })]);
-    else console.log(`(note: could not compile an empty Bun program: ${built.stderr.trim().split("\n")[0]})`);
-
-    // Cold miss: a fresh HOME each run (no cache), a first token from each cloud's fake.
-    const coldMiss = async (name: string, host: string, envFor: (home: string) => Record<string, string>) => {
-      const cold: Sample = { ms: [], rssKb: [] };
-      for (let i = 0; i <= COLD_RUNS; i++) {
-        const h = join(work, `cold-${name}-${i}`);
-        mkdirSync(h);
-        if (i === COLD_RUNS) {
-          cold.rssKb.push(rssOnce(BIN, ["get"], host, envFor(h)));
-          break;
-        }
-        const r = await timeOnce(BIN, ["get"], host, envFor(h));
-        if (r.code !== 0) throw new Error(`cold get for ${name} failed`);
-        cold.ms.push(r.ms);
-      }
-      results.push([`docker-credential-cloud get, ${name} cold miss`, cold]);
+    // Cold misses: HOME (and so the token cache) removed before each run.
+    const cold = async (name: string, host: string, envFor: (home: string) => Record<string, string>) => {
+      const h = join(work, `cold-${rows.length}`);
+      await measure(
+        `executable get, ${name} cold miss`,
+        { cmd: EXECUTABLE, args: ["get"], input: host, env: envFor(h), prepare: `rm -rf ${sh(h)} && mkdir ${sh(h)}` },
+        COLD_RUNS,
+      );
     };
-    await coldMiss("ECR", HOST, (h) => ({ ...baseEnv(h), ...awsEnv(fake, AKID, SECRET) }));
+    await cold("ECR", HOST, (h) => ({ ...baseEnv(h), ...awsEnv(fake, AKID, SECRET) }));
 
     const google = await startFakeGoogle();
     try {
-      await coldMiss("Google (metadata server)", "europe-west4-docker.pkg.dev", (h) => {
+      await cold("Google (metadata server)", "europe-west4-docker.pkg.dev", (h) => {
         const e: Record<string, string> = { ...baseEnv(h), GCE_METADATA_HOST: google.metadataHost };
         delete e.METADATA_SERVER_DETECTION;
         return e;
@@ -148,14 +286,14 @@ const main = async () => {
       imds: { systemAssigned: true },
     });
     try {
-      await coldMiss("ACR (service principal)", "myregistry.azurecr.io", (h) => ({
+      await cold("ACR (service principal)", "myregistry.azurecr.io", (h) => ({
         ...baseEnv(h),
         ...azure.env(),
         AZURE_TENANT_ID: TENANT,
         AZURE_CLIENT_ID: "bench-app",
         AZURE_CLIENT_SECRET: "bench-secret",
       }));
-      await coldMiss("ACR (managed identity)", "myregistry.azurecr.io", (h) => ({
+      await cold("ACR (managed identity)", "myregistry.azurecr.io", (h) => ({
         ...baseEnv(h),
         ...azure.env(),
         AZURE_POD_IDENTITY_AUTHORITY_HOST: azure.metadataUrl,
@@ -163,75 +301,79 @@ const main = async () => {
     } finally {
       await azure.close();
     }
-
-    // The Go reference helper's own cache hit, if installed. It ignores AWS_ENDPOINT_URL, so its one
-    // miss goes through the MITM proxy (HTTPS_PROXY + SSL_CERT_FILE) to the same fake.
-    const go = which("docker-credential-ecr-login");
-    if (go) {
-      mkdirSync(join(work, "ca"));
-      const ca = await makeCa(join(work, "ca"));
-      const target = new URL(fake.url);
-      const proxy = await startMitmProxy({
-        ca,
-        handler: (req, res) => {
-          const up = request(
-            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-            (r) => {
-              res.writeHead(r.statusCode ?? 502, r.headers);
-              r.pipe(res);
-            },
-          );
-          req.pipe(up);
-        },
-      });
-      try {
-        const goHome = join(work, "go");
-        mkdirSync(goHome);
-        const goEnv = {
-          PATH: process.env.PATH ?? "",
-          HOME: goHome,
-          AWS_ACCESS_KEY_ID: AKID,
-          AWS_SECRET_ACCESS_KEY: SECRET,
-          AWS_EC2_METADATA_DISABLED: "true",
-          HTTPS_PROXY: proxy.url,
-          SSL_CERT_FILE: ca.certFile,
-        };
-        const before = fake.calls.ecr ?? 0;
-        if ((await timeOnce(go, ["get"], HOST, goEnv)).code !== 0) throw new Error("Go helper priming failed");
-        const primed = fake.calls.ecr ?? 0;
-        results.push(["docker-credential-ecr-login get, cache hit (Go)", await measure(go, ["get"], HOST, goEnv)]);
-        if ((fake.calls.ecr ?? 0) !== primed || primed === before)
-          console.log("(note: the Go helper did not cache as expected)");
-      } finally {
-        await proxy.close();
-      }
-    }
   } finally {
     await fake.close();
     rmSync(work, { recursive: true, force: true });
   }
+  report();
+};
 
-  console.log(
-    `${"scenario".padEnd(60)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"min".padStart(8)} ${"RSS MB".padStart(8)}`,
-  );
-  for (const [name, s] of results) console.log(row(name, s));
-  const med = (name: string) => {
-    const s = results.find(([n]) => n.startsWith(name))?.[1];
-    return s ? quantile(s.ms, 0.5) : Number.NaN;
+const f1 = (n: number | undefined, unit = "") => (n === undefined || Number.isNaN(n) ? "-" : `${n.toFixed(1)}${unit}`);
+
+const report = () => {
+  console.log("\n| scenario | median ms | p90 ms | min ms | instructions | peak RSS MB |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const ir = r.ir === undefined ? "-" : `${(r.ir / 1e6).toFixed(1)} M`;
+    console.log(
+      `| ${r.name} | ${f1(median(r.ms))} | ${f1(quantile(r.ms, 0.9))} | ${f1(Math.min(...r.ms))} | ${ir} | ${f1(r.rssMb)} |`,
+    );
+  }
+  const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
+  const hit = find("executable get, ECR cache hit");
+  const lines: string[] = [];
+  const target = (what: string, value: number | undefined, limit: number, unit = "×") => {
+    if (value === undefined || Number.isNaN(value)) return;
+    lines.push(
+      `| ${what} | ${value.toFixed(2)}${unit} | ≤ ${limit}${unit} | ${value <= limit ? "met" : "**not met**"} |`,
+    );
   };
-  const hit = med("docker-credential-cloud get, ECR cache hit");
-  console.log(`\nratio hit / node -e 0:      ${(hit / med("node -e 0")).toFixed(2)}`);
-  const goMed = med("docker-credential-ecr-login");
-  if (!Number.isNaN(goMed)) console.log(`ratio hit / Go ecr-login hit: ${(hit / goMed).toFixed(2)}`);
-  const emptyMed = med("empty Bun-compiled program");
-  if (!Number.isNaN(emptyMed)) console.log(`ratio hit / empty compiled:  ${(hit / emptyMed).toFixed(2)}`);
-  const launcherMed = med("docker-credential-cloud get, ECR cache hit (Node launcher)");
-  if (!Number.isNaN(launcherMed)) console.log(`ratio launcher hit / hit:    ${(launcherMed / hit).toFixed(2)}`);
-  const ecrCold = med("docker-credential-cloud get, ECR cold miss");
-  console.log(`ratio ECR cold miss / hit:   ${(ecrCold / hit).toFixed(2)}`);
-  const bytes = readFileSync(EXECUTABLE);
-  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-  console.log(`executable size: ${mb(statSync(EXECUTABLE).size)} MB raw, ${mb(gzipSync(bytes).length)} MB gzipped`);
+  const ratio = (a: Row | undefined, b: Row | undefined, by: "ms" | "ir") => {
+    if (!a || !b) return undefined;
+    return by === "ms" ? median(a.ms) / median(b.ms) : a.ir && b.ir ? a.ir / b.ir : undefined;
+  };
+  const go = find("Go ");
+  const empty = find("empty Bun");
+  target("hit / Go hit (wall)", ratio(hit, go, "ms"), 2.0);
+  target("hit / Go hit (instructions)", ratio(hit, go, "ir"), 2.0);
+  target("hit / empty compiled program (wall)", ratio(hit, empty, "ms"), 1.15);
+  target("hit / empty compiled program (instructions)", ratio(hit, empty, "ir"), 1.15);
+  for (const r of rows.filter((x) => x.name.includes("cold miss"))) {
+    target(`${r.name.replace("executable get, ", "")} / hit (wall)`, ratio(r, hit, "ms"), 4);
+  }
+  target("peak RSS on a hit", hit?.rssMb, 25, " MB");
+  const launcher = find("Node launcher");
+  const node = find("node -e 0");
+  const info = [
+    `launcher hit / executable hit (wall): ${f1(ratio(launcher, hit, "ms"))}×`,
+    `launcher hit / node -e 0 (wall): ${ratio(launcher, node, "ms")?.toFixed(2) ?? "-"}×`,
+  ];
+
+  // Sizes: the host executable, and every release binary when `npm run build:release` has run.
+  const sizes: [string, string][] = [["dist/docker-credential-cloud", EXECUTABLE]];
+  const release = join(ROOT, "dist", "release");
+  if (existsSync(release)) {
+    for (const f of readdirSync(release).sort()) {
+      if (f.startsWith("docker-credential-cloud-") && !/\.(deb|rpm|tgz|txt)$/.test(f)) {
+        sizes.push([`dist/release/${f}`, join(release, f)]);
+      }
+    }
+  } else info.push("dist/release not built (npm run build:release): release sizes not measured");
+  const mb = (n: number) => n / 1024 / 1024;
+  console.log("\n| binary | raw MB | gzipped MB |");
+  console.log("| --- | ---: | ---: |");
+  for (const [name, file] of sizes) {
+    if (!existsSync(file) || !statSync(file).isFile()) continue;
+    const gz = mb(gzipSync(readFileSync(file)).length);
+    console.log(`| ${name} | ${mb(statSync(file).size).toFixed(1)} | ${gz.toFixed(1)} |`);
+    if (name.startsWith("dist/release/")) target(`${name.slice(13)} gzipped`, gz, 60, " MB");
+  }
+  console.log("\n| target | measured | limit | |");
+  console.log("| --- | ---: | ---: | --- |");
+  for (const l of lines) console.log(l);
+  const noIr = rows.filter((r) => r.ir === undefined).map((r) => r.name);
+  if (VALGRIND && noIr.length) info.push(`callgrind could not complete: ${noIr.join("; ")}`);
+  console.log(`\n${info.join("\n")}`);
 };
 
 await main();

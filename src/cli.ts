@@ -232,11 +232,15 @@ const run = async (argv: string[]): Promise<number> => {
     }>
   >;
   try {
-    parsed = util.parseArgs({
-      args: argv,
-      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
-      allowPositionals: true,
-    });
+    // Plain words (`get`, `kubelet`): parseArgs would return them as positionals and no flags, so it
+    // is skipped; on the executable that keeps node:util off the cache hit (docs/runtime.md).
+    parsed = argv.some((a) => a.startsWith("-"))
+      ? util.parseArgs({
+          args: argv,
+          options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
+          allowPositionals: true,
+        })
+      : { values: {}, positionals: argv };
   } catch (e) {
     // Extra flags in a kubelet config's `args`: the kubelet logs stderr, never stdout.
     if (argv[0] === KUBELET_ACTION) writeAll(2, `docker-credential-cloud: ${oneLine(e)}; ${KUBELET_ARGS_HINT}\n`);
