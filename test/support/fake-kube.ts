@@ -193,8 +193,8 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   /** Watch history per watched resource (namespaces, serviceaccounts). */
   const histories = new Map<string, { events: Event[]; oldest: number }>();
   const history = (resource: string) => {
-    let h = histories.get(resource);
-    if (!h) histories.set(resource, (h = { events: [], oldest: rv }));
+    const h = histories.get(resource) ?? { events: [], oldest: rv };
+    histories.set(resource, h);
     return h;
   };
   history("namespaces");
