@@ -190,8 +190,6 @@ describe("pull-secrets: leadership during long passes, SIGTERM mid-pass", () => 
       a.child.kill("SIGTERM");
       assert.equal(await a.exited, 0, a.stderr());
       assert.notEqual(holder("term-lease"), "term-a", "released at exit, not left to expire");
-      assert.match(a.stderr(), /stopping on SIGTERM: pass interrupted after \d+ of \d+ namespaces/);
-      assert.match(a.stderr(), /stopped by SIGTERM; lease released for a standby to take over/);
       const mine = (method: string, re: RegExp) =>
         writes
           .filter((w) => w.user === "term-a" && w.method === method && re.test(w.path))
@@ -200,6 +198,8 @@ describe("pull-secrets: leadership during long passes, SIGTERM mid-pass", () => 
       const secretsByA = mine("POST", /\/secrets/);
       assert.ok(secretsByA.length < NAMESPACES, `term-a stopped early (${secretsByA.length} namespaces)`);
       assert.deepEqual(mine("PUT", /\/serviceaccounts\//), secretsByA, "each namespace it began, it finished");
+      assert.match(a.stderr(), /stopping on SIGTERM: pass interrupted after \d+ of \d+ namespaces/);
+      assert.match(a.stderr(), /stopped by SIGTERM; lease released for a standby to take over/);
       await waitFor(() => served("term-") === NAMESPACES, "the standby served the rest", 90_000);
       assert.equal(holder("term-lease"), "term-b");
       assert.deepEqual(invalid(writes), [], "every write by the holder of an unexpired lease");
