@@ -2,7 +2,13 @@
 // exit code. Everything below receives plain values and returns strings.
 
 import "./trace.ts";
-import { getStoredOnly, handleDockerAction, STDIN_ACTIONS, VERSION_LINE } from "./adapters/docker-helper.ts";
+import {
+  getStoredOnly,
+  handleDockerAction,
+  listStoredOnly,
+  STDIN_ACTIONS,
+  VERSION_LINE,
+} from "./adapters/docker-helper.ts";
 import { WIRE } from "./adapters/docker-wire.ts";
 import {
   handleKubeletRequest,
@@ -141,23 +147,21 @@ const runVerb = async (argv: string[]): Promise<number> => {
   return r.code;
 };
 
-/** `get` with a broken config file: stored logins only; null when that does not apply. */
-const storedDespite = async (env: NodeJS.ProcessEnv, line: string): Promise<number | null> => {
+/** `get` or `list` with a broken config file: stored logins only; null when that does not apply. */
+const storedDespite = async (env: NodeJS.ProcessEnv, line: string, action: string): Promise<number | null> => {
   const settings = await loadSettings(env, homeDir(env), { parseConfig: async () => EMPTY_CONFIG }).catch(() => null);
   if (!settings) return null; // not the config file: the environment itself is bad
-  const input = await readStdin();
+  const input = action === "get" ? await readStdin() : "";
   if (looksLikeKubeletRequest(input)) return null;
   const log = createLogger(settings.logLevel, stderr);
-  const r = await getStoredOnly(
-    input,
-    staticStore(settings, log, () => Date.now()),
-  );
+  const store = staticStore(settings, log, () => Date.now());
+  const r = action === "get" ? await getStoredOnly(input, store) : await listStoredOnly(store);
   if (!r) return null;
   writeAll(1, r.stdout);
   stderr(
     line
       .replace(/^docker-credential-cloud: /, "docker-credential-cloud: warn: ")
-      .replace(/\n$/, "; served the credentials stored with docker login\n"),
+      .replace(/\n$/, `; ${action === "get" ? "served" : "listed only"} the credentials stored with docker login\n`),
   );
   return r.code;
 };
@@ -273,8 +277,9 @@ const run = async (argv: string[]): Promise<number> => {
     const line = `docker-credential-cloud: ${scrub(oneLine(e))}\n`;
     // A config-file typo must not hide what `docker login` stored: `get` still serves those
     // (the store's settings come from the environment only) and names the typo on stderr.
-    if (action === "get" && e instanceof ConfigError) {
-      const served = await storedDespite(env, line);
+    // `list` too: `docker build` sends what `list` names, and a failing `list` sends nothing.
+    if ((action === "get" || action === "list") && e instanceof ConfigError) {
+      const served = await storedDespite(env, line, action);
       if (served !== null) return served;
     }
     writeAll(errorFd, line);

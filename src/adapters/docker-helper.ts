@@ -52,6 +52,13 @@ export const getStoredOnly = async (input: string, creds: CredentialStore): Prom
   return stored ? ok(credentialsJson(stored.serverURL, stored.username, stored.secret)) : null;
 };
 
+/** `list` when the config file is broken: the registries `docker login` stored, nothing else. */
+export const listStoredOnly = async (creds: CredentialStore): Promise<Result> => {
+  const out: Record<string, string> = {};
+  for (const e of Object.values(await creds.list())) out[e.serverURL] = e.username;
+  return ok(`${JSON.stringify(out)}\n`);
+};
+
 const credentialsJson = (serverURL: string, username: string, secret: string): string =>
   `${JSON.stringify({ ServerURL: serverURL, Username: username, Secret: secret })}\n`;
 

@@ -9,7 +9,9 @@
 //     changed at run time: tls.setDefaultCACertificates reaches node:https only);
 //   - abort: an aborted request rejects with an `AbortError`, as node-fetch's does, never Bun's
 //     DOMException `TimeoutError` (gaxios retries that one, turning a per-request timeout into
-//     several).
+//     several) — also when the abort comes while the body is read, after the headers arrived:
+//     every way of reading the response's body (text, json, arrayBuffer, blob, bytes, formData,
+//     the body stream) rejects the same way.
 // Under Node it is never used: there the libraries' own agents and dispatchers work.
 
 /** True inside the single-file executable (and any Bun runtime). */
@@ -36,6 +38,47 @@ const abortError = (signal: AbortSignal): Error => {
   const e = new Error("The operation was aborted.", { cause: signal.reason });
   e.name = "AbortError";
   return e;
+};
+
+/** The Response methods that read the body. */
+const BODY_READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
+
+/**
+ * `res` (the same object) with its body read through a stream whose failures, once `signal` has
+ * aborted, are node-fetch's AbortError: the body getter and each reader method go through it
+ * (created on first use, as the body's own stream is), the status, headers and URL stay Bun's.
+ */
+const abortingBody = (res: Response, signal: AbortSignal): Response => {
+  const original = Reflect.get(Response.prototype, "body", res) as ReadableStream<Uint8Array> | null;
+  if (!original) return res;
+  let stream: ReadableStream<Uint8Array> | undefined;
+  const body = (): ReadableStream<Uint8Array> => {
+    if (stream) return stream;
+    const reader = original.getReader();
+    stream = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch (e) {
+          c.error(signal.aborted ? abortError(signal) : e);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return stream;
+  };
+  Object.defineProperty(res, "body", { configurable: true, get: body });
+  for (const m of BODY_READERS) {
+    Object.defineProperty(res, m, {
+      configurable: true,
+      writable: true,
+      // async: a body already read rejects, as the method itself does, instead of throwing.
+      value: async () => new Response(body(), { headers: res.headers })[m](),
+    });
+  }
+  return res;
 };
 
 /**
@@ -71,7 +114,7 @@ export const bunFetch =
         ...(tls ? { tls } : {}),
       } as RequestInit);
       line(res.status);
-      return res;
+      return signal ? abortingBody(res, signal) : res;
     } catch (e) {
       const err = e as { code?: unknown; name?: unknown };
       line(signal?.aborted ? "AbortError" : (err.code ?? err.name ?? "error"));

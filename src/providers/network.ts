@@ -136,6 +136,12 @@ const fetchFor = (
   );
 };
 
+/** A NO_PROXY entry naming a domain without a leading "." or "*" (optionally with a port), not an IP. */
+export const isBareDomain = (entry: string): boolean => {
+  const host = entry.replace(/:\d+$/, "");
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(host) && !/^[\d.]+$/.test(host) && !host.includes(":");
+};
+
 const build = async (env: Env, log: Logger | undefined): Promise<Network> => {
   const ca = await trustBundles(env);
   if (!proxyConfigured(env)) return { agent: undefined, fetch: fetchFor(undefined, ca, log) };
@@ -146,7 +152,11 @@ const build = async (env: Env, log: Logger | undefined): Promise<Network> => {
     .filter(Boolean);
   // gaxios matches an entry against a URL's origin too, so a configured endpoint excludes only itself.
   const extra = [...METADATA_HOSTS, ...metadataEndpoints(env).map((hp) => `http://${hp.replace(/:80$/, "")}`)];
-  const merged = [...list, ...extra.filter((h) => !list.includes(h))].join(",");
+  // A bare domain means the domain and its subdomains (as for Go, curl and gaxios); proxy-from-env
+  // reads it as that host only, so each one also gets its ".domain" form.
+  const suffixes = list.filter(isBareDomain).map((d) => `.${d}`);
+  const all = [...list, ...suffixes, ...extra];
+  const merged = all.filter((h, i) => all.indexOf(h) === i).join(",");
   process.env.NO_PROXY = merged;
   process.env.no_proxy = merged;
   const { ProxyAgent } = await import("proxy-agent");

@@ -480,3 +480,101 @@ await k.close();`;
     assert.deepEqual(fake.calls, {});
   });
 });
+
+describe("AWS MFA in the reports (doctor, explain): the cached session, never a prompt", () => {
+  const IMAGE = `${HOST}/team/app:1.0`;
+  /** `args` on a terminal with a code typed ahead (a prompt would read it), its output in files. */
+  const reportOnPty = async (h: string, env: Record<string, string>, name: string, args: string[]) => {
+    const [out, err] = [join(h, `${name}-out`), join(h, `${name}-err`)];
+    const cmd = `${q(BIN)} ${args.map(q).join(" ")} < /dev/null > ${q(out)} 2> ${q(err)}`;
+    const r = await onPty(cmd, { ...env, DOCKER_CREDENTIAL_CLOUD_LOG: "warn" }, { typeahead: `${CODE}\n` });
+    return {
+      code: r.code,
+      prompts: r.prompts,
+      stdout: await readFile(out, "utf8"),
+      stderr: await readFile(err, "utf8"),
+    };
+  };
+  const cacheCliSession = async (h: string, cacheFile: string) => {
+    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
+    await writeFile(
+      cacheFile,
+      JSON.stringify({
+        Credentials: {
+          AccessKeyId: CLI_SESSION.id,
+          SecretAccessKey: CLI_SESSION.secret,
+          SessionToken: CLI_SESSION.session,
+          Expiration: "2099-06-01T10:00:00UTC",
+        },
+      }),
+      { mode: 0o600 },
+    );
+  };
+  const NEEDS_CODE =
+    "profile mfa needs an MFA code (mfa_serial arn:aws:iam::123456789012:mfa/alice): no cached session; run `docker-credential-cloud get` or `aws sts get-caller-identity --profile mfa` in a terminal";
+
+  test("no cached session: one line saying how to get one, the identity exit code, nothing asked or sent", async (t) => {
+    fake.reset();
+    const { h, env } = await home(t);
+    const d = await reportOnPty(h, env, "doctor", ["doctor", "--json"]);
+    assert.equal(d.code, 3, d.stdout + d.stderr);
+    assert.equal(d.prompts, 0);
+    const doc = JSON.parse(d.stdout);
+    assert.equal(doc.problems[0].area, "identity");
+    const aws = doc.identities.find((i: { cloud: string }) => i.cloud === "aws");
+    assert.equal(aws.status, "failed");
+    assert.equal(aws.error, NEEDS_CODE);
+    assert.equal(doc.verdict.problem, `aws identity (default): ${NEEDS_CODE}`);
+    const e = await reportOnPty(h, env, "explain", ["explain", "--json", IMAGE]);
+    assert.equal(e.code, 3, e.stdout + e.stderr);
+    assert.equal(e.prompts, 0);
+    const ex = JSON.parse(e.stdout);
+    assert.equal(ex.identity.error, NEEDS_CODE);
+    assert.equal(ex.verdict.code, 3);
+    assert.deepEqual(fake.calls, {}, "no STS call without a session");
+  });
+
+  test("a cached session (as `get` or the AWS CLI caches it) is who the reports name", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    await cacheCliSession(h, cacheFile);
+    const d = await reportOnPty(h, env, "doctor", ["doctor", "--json"]);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.equal(d.prompts, 0);
+    const aws = JSON.parse(d.stdout).identities.find((i: { cloud: string }) => i.cloud === "aws");
+    assert.equal(aws.status, "ok");
+    assert.equal(aws.principal, fake.principalOf(CLI_SESSION.id));
+    const e = await reportOnPty(h, env, "explain", ["explain", "--json", IMAGE]);
+    assert.equal(e.prompts, 0);
+    const ex = JSON.parse(e.stdout);
+    assert.equal(ex.identity.principal, fake.principalOf(CLI_SESSION.id), e.stdout);
+    assert.equal(ex.identity.error, undefined);
+    assert.equal(ex.token.error, undefined);
+    const who = fake.requests.filter((r) => r.target === "GetCallerIdentity");
+    assert.equal(who.length, 2);
+    assert.ok(who.every((r) => r.accessKeyId === CLI_SESSION.id && r.sessionToken === CLI_SESSION.session));
+    assert.equal(assumeRoles().length, 0, "the session was used as is");
+    assert.deepEqual(fake.badSignatures, []);
+  });
+
+  test("MFA in a source profile: the reports assume the role on top from the cached MFA session", async (t) => {
+    fake.reset();
+    const { h, env, cacheFile } = await home(t);
+    const APP = "arn:aws:iam::123456789012:role/app";
+    await writeFile(join(h, ".aws", "config"), `${CONFIG}[profile app]\nrole_arn = ${APP}\nsource_profile = mfa\n`);
+    const appEnv = { ...env, AWS_PROFILE: "app" };
+    const missing = await reportOnPty(h, appEnv, "doctor-missing", ["doctor", "--json"]);
+    assert.equal(missing.code, 3, missing.stdout);
+    assert.equal(JSON.parse(missing.stdout).identities[0].error, NEEDS_CODE, "the profile whose session is missing");
+    assert.deepEqual(fake.calls, {});
+    await cacheCliSession(h, cacheFile);
+    const d = await reportOnPty(h, appEnv, "doctor", ["doctor", "--json"]);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.equal(JSON.parse(d.stdout).identities[0].principal, fake.principalOf(STS_CREDS.AssumeRole.id));
+    assert.deepEqual(
+      assumeRoles().map((r) => [r.form?.get("RoleArn"), r.accessKeyId, r.form?.get("TokenCode") ?? null]),
+      [[APP, CLI_SESSION.id, null]],
+      "only the role on top assumed, signed with the cached MFA session",
+    );
+  });
+});

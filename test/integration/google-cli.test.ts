@@ -477,6 +477,27 @@ describe("routing and robustness", () => {
     fake.hang = false;
   });
 
+  test("a token endpoint that sends its headers, then stalls the body: the timeout line, one request, no retry", async (t) => {
+    fake.reset();
+    fake.stallBody = true;
+    t.after(() => {
+      fake.stallBody = false;
+    });
+    const h = await tmpTree(t, {
+      "sa.json": file(fake.serviceAccountKey("stall@fake-project.iam.gserviceaccount.com")),
+    });
+    const r = await get(
+      HOST,
+      envFor(h, { GOOGLE_APPLICATION_CREDENTIALS: join(h, "sa.json"), DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1" }),
+    );
+    const line = failed(r);
+    assert.match(
+      line,
+      /: Google .*stall@fake-project\.iam\.gserviceaccount\.com.*: oauth2\.googleapis\.com did not answer within 1 s \(timeout\)/,
+    );
+    assert.equal(fake.count("oauth2.googleapis.com", "/token"), 1, "the token request was not retried");
+  });
+
   test("list shows the Google registry with its username after a get", async (t) => {
     fake.reset();
     const h = await tmpTree(t);

@@ -63,6 +63,22 @@ test("a malformed config file: one line naming the file, exit 1, no stack", asyn
   assert.equal(r.stderr, r.stdout);
 });
 
+test("YAML the parser chokes on: an alias inside its own anchor, an unknown tag — one line each, exit 1", async (t) => {
+  const cases: [string, RegExp][] = [
+    // 15 KB; yaml.parse spends minutes counting these aliases.
+    [`a: &a [${"*a,".repeat(5000)}]\n`, /not valid YAML or JSON: the alias \*a is inside its own anchor &a\n$/],
+    // yaml.parse prints this as a multi-line process warning on stderr.
+    ["registries:\n  - match: !foo x\n", /not valid YAML or JSON: Unresolved tag: !foo at line 2, column 12:?\n$/],
+  ];
+  for (const [text, expected] of cases) {
+    const h = await tmpTree(t, { ".config/docker-credential-cloud/config.yaml": text });
+    const r = await runCli(["get"], "gcr.io", baseEnv(h), { timeoutMs: 20_000 });
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, expected);
+    assert.equal(r.stderr, r.stdout);
+  }
+});
+
 test("a failing get keeps the protocol line on stdout and repeats the cause on stderr; not found stays quiet", async (t) => {
   const h = await tmpTree(t);
   const bad = await runCli(["get"], "", baseEnv(h));
@@ -94,6 +110,14 @@ test("a config-file typo does not hide stored logins: get serves them and names 
   const cloud = await runCli(["get"], "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseEnv(h));
   assert.equal(cloud.code, 1);
   assert.match(cloud.stdout, /profle: unknown key\n$/);
+  // `docker build` asks `list` first and sends only what it names: the typo must not empty it.
+  const list = await runCli(["list"], "", baseEnv(h));
+  assert.equal(list.code, 0, list.stdout + list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout), { "registry.example": "alice" });
+  assert.match(
+    list.stderr,
+    /^docker-credential-cloud: warn: .*profle: unknown key; listed only the credentials stored/m,
+  );
 });
 
 test("an explicit config path that does not exist is an error", async (t) => {

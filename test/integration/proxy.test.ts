@@ -7,10 +7,11 @@ import { writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
+import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
+import { canUseNamespaces, NAMESPACE_SKIP_REASON, runWithHosts } from "../support/namespace.ts";
 import { startTinyproxy, type Tinyproxy } from "../support/tinyproxy.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -44,6 +45,8 @@ describe("through a real proxy (tinyproxy)", () => {
       [g, ".googleapis.com"],
       [a, "login.microsoftonline.com"],
       [a, "myregistry.azurecr.io"],
+      // Never the real AWS: whatever reaches tinyproxy for it ends at a closed port.
+      ["127.0.0.1:9", ".amazonaws.com"],
     ]);
   });
   after(async () => {
@@ -181,6 +184,50 @@ describe("through a real proxy (tinyproxy)", () => {
       [],
       `IMDS reached the proxy: ${seen.join("; ")}`,
     );
+  });
+
+  // A bare domain in NO_PROXY covers its subdomains (as for Go's httpproxy, curl and gaxios), for
+  // every cloud. The API hosts resolve to 127.0.0.1 in a private /etc/hosts, so a direct call ends
+  // at a closed port on loopback; only the proxy's log tells the two paths apart.
+  test("NO_PROXY with a bare domain (amazonaws.com) sends its subdomains direct, every cloud", {
+    skip: canUseNamespaces() ? false : NAMESPACE_SKIP_REASON,
+  }, async (t) => {
+    const home = await tmpTree(t);
+    const key = join(home, "key.json");
+    await writeFile(key, JSON.stringify(google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com")));
+    const api = {
+      aws: "api.ecr.eu-west-1.amazonaws.com",
+      google: "oauth2.googleapis.com",
+      azure: "login.microsoftonline.com",
+    };
+    const cases: [string, string, string, Record<string, string>][] = [
+      [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        api.aws,
+        "amazonaws.com",
+        { AWS_ACCESS_KEY_ID: "AKIAPROXYTEST", AWS_SECRET_ACCESS_KEY: "proxy-secret" },
+      ],
+      ["europe-west4-docker.pkg.dev", api.google, "googleapis.com", { GOOGLE_APPLICATION_CREDENTIALS: key }],
+      [
+        "myregistry.azurecr.io",
+        api.azure,
+        "microsoftonline.com",
+        { AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: "sp-app", AZURE_CLIENT_SECRET: "sp-secret-value" },
+      ],
+    ];
+    const hosts = Object.fromEntries(Object.values(api).map((h) => [h, "127.0.0.1"]));
+    for (const [registry, apiHost, domain, creds] of cases) {
+      for (const noProxy of [undefined, domain, `example.com,${domain}:443`]) {
+        const env = viaProxy({ ...baseEnv(await tmpTree(t)), ...creds, DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "2" }, proxy);
+        if (noProxy) env.no_proxy = noProxy;
+        await proxy.take();
+        const r = await runWithHosts(hosts, BIN, ["get"], { env, input: `${registry}\n`, timeoutMs: 30_000 });
+        assert.equal(r.code, 1, `${registry}: ${r.stdout}${r.stderr}`);
+        const seen = (await proxy.take()).filter((l) => l.includes(apiHost));
+        if (noProxy) assert.deepEqual(seen, [], `no_proxy=${noProxy}: ${apiHost} went through the proxy`);
+        else assert.ok(seen.length > 0, `without NO_PROXY ${apiHost} goes through the proxy`);
+      }
+    }
   });
 
   // Every request timeout the Node build relies on, proven on the program under test (the

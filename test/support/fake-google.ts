@@ -83,6 +83,11 @@ export interface FakeGoogle {
   allowImpersonation(principal: string, target: string): void;
   /** Requests on oauth2/sts/iamcredentials hang without an answer while true. */
   hang: boolean;
+  /**
+   * While true, requests on oauth2/sts/iamcredentials get a 200 status and headers and the start
+   * of a JSON body, then nothing more (a client's timeout must fire while it reads the body).
+   */
+  stallBody: boolean;
   /** Whether the metadata server answers at all (false: 404 without the flavor header, like a non-GCE host). */
   metadataEnabled: boolean;
   /** False: the token route 404s (an instance without a service account). */
@@ -371,6 +376,11 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     const body = await readBody(req);
     seen.push({ host, method: req.method ?? "", path: url.pathname, headers: req.headers, body });
     if (fake.hang) return; // never answers; the client's timeout must fire
+    if (fake.stallBody) {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": "4096" });
+      res.write('{"access_token": "ya29.');
+      return; // the rest never comes
+    }
     if (host === "oauth2.googleapis.com" && req.method === "POST" && url.pathname === "/token") {
       const form = new URLSearchParams(body);
       const grant = form.get("grant_type");
@@ -501,6 +511,7 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     issued,
     rejections,
     hang: false,
+    stallBody: false,
     metadataEnabled: true,
     metadataHasServiceAccount: true,
     ttlSeconds: 3599,
@@ -566,6 +577,7 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
       rejections.length = 0;
       proxy.connects.length = 0;
       fake.hang = false;
+      fake.stallBody = false;
       fake.metadataEnabled = true;
       fake.metadataHasServiceAccount = true;
       fake.ttlSeconds = 3599;

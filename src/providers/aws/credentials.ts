@@ -37,6 +37,23 @@ export const mfaProfileFor = (route: EcrRoute | EcrPublicRoute, env: Env): strin
   return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : "default";
 };
 
+/**
+ * fromIni's options for a profile chain with mfa_serial (mfa.ts): the code was asked for already
+ * (or a report's setup has every session cached); a session cached as the AWS CLI does is used as
+ * is, and a new one is cached by wrapping the SDK's role assumer.
+ */
+export const mfaOptions = async (
+  mfa: { setup: MfaSetup; log: Logger },
+  clientConfig: { region: string; requestHandler: ReturnType<typeof requestHandler> },
+) => ({
+  mfaCodeProvider: mfa.setup.codeFor,
+  roleAssumer: cachingRoleAssumer(
+    (await import("@aws-sdk/client-sts")).getDefaultRoleAssumer(clientConfig),
+    mfa.setup,
+    mfa.log,
+  ),
+});
+
 export const credentialsFor = async (
   route: EcrRoute | EcrPublicRoute,
   region: string,
@@ -68,18 +85,7 @@ export const credentialsFor = async (
   // (a failing credential_process, an expired SSO session) is reported instead of the chain's
   // "Could not load credentials from any providers".
   const profile = route.aws.profile ?? env.AWS_PROFILE;
-  // MFA (mfa.ts): the code was asked for already; a session cached as the AWS CLI does is used
-  // as is, and a new one is cached by wrapping the SDK's role assumer.
-  const withMfa = mfa
-    ? {
-        mfaCodeProvider: mfa.setup.codeFor,
-        roleAssumer: cachingRoleAssumer(
-          (await import("@aws-sdk/client-sts")).getDefaultRoleAssumer(clientConfig),
-          mfa.setup,
-          mfa.log,
-        ),
-      }
-    : {};
+  const withMfa = mfa ? await mfaOptions(mfa, clientConfig) : {};
   const base =
     mfa?.setup.cached ??
     (profile

@@ -246,11 +246,15 @@ const loadProfiles = async (env: Env, home: string): Promise<Record<string, Prof
   })) as Record<string, Profile>;
 };
 
-export interface MfaOptions {
+/** What finding a profile's MFA roles and their cached sessions reads. */
+export interface MfaLookup {
   env: Env;
   home: string;
   log: Logger;
   now: () => number;
+}
+
+export interface MfaOptions extends MfaLookup {
   /** Whether a code may be asked for (see Interaction). */
   interaction: Interaction;
   /** The terminal prompt (ttyPrompt unless a test gives another). */
@@ -263,23 +267,16 @@ export interface MfaOptions {
 const LOCK_WAIT_MS = 10 * 60_000;
 
 /**
- * Runs `fn` with the MFA roles on `profile`'s chain (itself, then its source_profile, …) and
- * their cached sessions; `fn` gets undefined when the chain has no mfa_serial or the files cannot
- * be read (then the SDK reports them). A code is asked for (once per serial) for each role that
- * needs a fresh session, holding that session's lock until `fn` has assumed the role and cached
- * it; a process that had to wait for the lock reads the session again and asks only if it is
- * still missing.
+ * The MFA roles on `profile`'s chain (itself, then its source_profile, …) with their cached
+ * sessions; undefined when the chain has no mfa_serial or the files cannot be read (then the SDK
+ * reports them).
  */
-export const withMfa = async <T>(
-  profile: string,
-  o: MfaOptions,
-  fn: (setup: MfaSetup | undefined) => Promise<T>,
-): Promise<T> => {
+const mfaRoles = async (profile: string, o: MfaLookup): Promise<MfaRole[] | undefined> => {
   let profiles: Record<string, Profile>;
   try {
     profiles = await loadProfiles(o.env, o.home);
   } catch {
-    return fn(undefined);
+    return undefined;
   }
   const cacheDir = path.join(o.home, ".aws", "cli", "cache");
   const roles: MfaRole[] = [];
@@ -301,13 +298,52 @@ export const withMfa = async <T>(
     }
     name = p.source_profile;
   }
-  if (roles.length === 0) return fn(undefined);
+  return roles.length > 0 ? roles : undefined;
+};
+
+/** The named profile's own cached session, when it has one: nothing below it is needed. */
+const ownSession = (roles: MfaRole[], profile: string): SessionCredentials | undefined =>
+  roles[0]?.profile === profile ? roles[0]?.cached : undefined;
+
+/**
+ * For the reports (doctor, explain), which never ask: `profile`'s MFA setup from cached sessions
+ * alone (`setup`), or the first role on its chain that has no usable cached session (`missing`);
+ * undefined when the chain has no mfa_serial.
+ */
+export const cachedMfa = async (
+  profile: string,
+  o: MfaLookup,
+): Promise<{ setup: MfaSetup; missing?: undefined } | { missing: MfaRole } | undefined> => {
+  const roles = await mfaRoles(profile, o);
+  if (!roles) return undefined;
+  const cached = ownSession(roles, profile);
+  const missing = cached ? undefined : roles.find((r) => !r.cached);
+  if (missing) return { missing };
+  return { setup: { cached, roles, codeFor: async () => "" } };
+};
+
+/** The report's line for a role whose session is not cached (cachedMfa's `missing`). */
+export const noCachedSession = (r: MfaRole): string =>
+  `profile ${r.profile} needs an MFA code (mfa_serial ${r.serial}): no cached session; run \`docker-credential-cloud get\` or \`aws sts get-caller-identity --profile ${r.profile}\` in a terminal`;
+
+/**
+ * Runs `fn` with the MFA roles on `profile`'s chain and their cached sessions (mfaRoles); `fn`
+ * gets undefined when there are none. A code is asked for (once per serial) for each role that
+ * needs a fresh session, holding that session's lock until `fn` has assumed the role and cached
+ * it; a process that had to wait for the lock reads the session again and asks only if it is
+ * still missing.
+ */
+export const withMfa = async <T>(
+  profile: string,
+  o: MfaOptions,
+  fn: (setup: MfaSetup | undefined) => Promise<T>,
+): Promise<T> => {
+  const roles = await mfaRoles(profile, o);
+  if (!roles) return fn(undefined);
   const codes = new Map<string, string>();
   const setup: MfaSetup = { cached: undefined, roles, codeFor: async (serial) => codes.get(serial) ?? "" };
-  /** The named profile's own session, when it has one: nothing below it is needed. */
-  const top = () => (roles[0]?.profile === profile ? roles[0]?.cached : undefined);
   const step = async (i: number): Promise<T> => {
-    setup.cached = top();
+    setup.cached = ownSession(roles, profile);
     const r = roles[i];
     if (setup.cached || !r) {
       if (setup.cached) o.log.debug(`aws: profile ${profile}: using the cached MFA session`);

@@ -13,11 +13,12 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-
 import { path } from "../../builtins.ts";
 import type { Env } from "../../env.ts";
 import { oneLine } from "../../errors.ts";
-import { scrub } from "../../log.ts";
+import { type Logger, scrub } from "../../log.ts";
 import {
   DEFAULT_SESSION_NAME,
   defaultChainFacts,
   imdsAddress,
+  mfaOptions,
   WORKLOAD_SESSION_NAME,
 } from "../../providers/aws/credentials.ts";
 import {
@@ -46,6 +47,8 @@ export interface AwsWhoOptions {
   workload?: Workload;
   home: string;
   timeoutMs: number;
+  now: () => number;
+  log: Logger;
 }
 
 type Profiles = Record<string, Record<string, string | undefined>>;
@@ -134,8 +137,30 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
   }
   const profileName = rule.profile ?? env.AWS_PROFILE ?? "default";
 
-  /** The SDK provider for one source of the plan, or why it does not apply here. */
-  const build = (s: IdentitySource): { provider: AwsCredentialIdentityProvider; detail: string } | string => {
+  /**
+   * fromIni for a profile; with mfa_serial on its chain (mfa.ts), the sessions `get` cached as the
+   * AWS CLI does, never a prompt (a report asks nothing): without one, why not.
+   */
+  const ini = async (name: string): Promise<AwsCredentialIdentityProvider | { failed: string }> => {
+    const { cachedMfa, noCachedSession } = await import("../../providers/aws/mfa.ts");
+    const mfa = await cachedMfa(name, o);
+    if (!mfa) return cp.fromIni({ profile: name, clientConfig });
+    if (mfa.missing) return { failed: noCachedSession(mfa.missing) };
+    if (mfa.setup.cached) return fixed(mfa.setup.cached);
+    return cp.fromIni({
+      profile: name,
+      clientConfig,
+      ...(await mfaOptions({ setup: mfa.setup, log: o.log }, clientConfig)),
+    });
+  };
+
+  /**
+   * The SDK provider for one source of the plan, or why it does not apply here (`failed`: why it
+   * fails without trying it).
+   */
+  const build = async (
+    s: IdentitySource,
+  ): Promise<{ provider: AwsCredentialIdentityProvider; detail: string } | { failed: string } | string> => {
     switch (s.kind) {
       case "kubelet": {
         // The plan selects the token only when a role is named, and then the resolver keeps the
@@ -160,10 +185,8 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
       case "profile": {
         const p = profiles[profileName];
         if (!p) return `profile ${profileName} is not in the shared config or credentials file`;
-        return {
-          provider: cp.fromIni({ profile: profileName, clientConfig }),
-          detail: describeProfile(profileName, p),
-        };
+        const provider = await ini(profileName);
+        return "failed" in provider ? provider : { provider, detail: describeProfile(profileName, p) };
       }
       case "env":
         return {
@@ -174,10 +197,8 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
         if (!facts.sharedFiles) return "no shared config or credentials file";
         const p = profiles.default;
         if (!p) return "no default profile in the shared files";
-        return {
-          provider: cp.fromIni({ profile: "default", clientConfig }),
-          detail: describeProfile("default", p),
-        };
+        const provider = await ini("default");
+        return "failed" in provider ? provider : { provider, detail: describeProfile("default", p) };
       }
       case "web":
         return {
@@ -228,7 +249,12 @@ export const whoAws = async (route: EcrRoute | EcrPublicRoute, o: AwsWhoOptions)
       steps.push({ source: name, state: "absent", detail: s.reason ?? "not configured" });
       continue;
     }
-    const b = build(s);
+    const b = await build(s);
+    if (typeof b !== "string" && "failed" in b) {
+      steps.push({ source: name, state: "failed", detail: b.failed });
+      error = b.failed;
+      continue;
+    }
     if (typeof b === "string") {
       // A source the plan selected outright (a named profile, the kubelet's token) does not hand over.
       const decisive = s.kind === "profile" || s.kind === "kubelet";
