@@ -37,3 +37,10 @@ export const oneLine = (e: unknown): string => {
   const text = e instanceof Error ? e.message || e.name : String(e);
   return text.replace(/\s*\n\s*/g, " ").trim();
 };
+
+/**
+ * A message line that may quote what the user gave (an option, a host, a path, a reference): every
+ * run of more than `max` non-space characters is shortened, so a huge input is never echoed back.
+ */
+export const clipLine = (text: string, max = 300): string =>
+  text.replace(new RegExp(`\\S{${max + 1},}`, "g"), (w) => `${w.slice(0, max)}… (${w.length} characters)`);

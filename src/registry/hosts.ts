@@ -45,6 +45,8 @@ export const parseServerUrl = (input: string): ServerRef | null => {
   const port = m[2];
   if (name.endsWith(".")) name = name.slice(0, -1);
   if (!(HOST_RE.test(name) || IPV6_RE.test(name))) return null;
+  // DNS limits (RFC 1035): no client can reach a longer name, so it is not a registry host.
+  if (name.length > 253 || name.split(".").some((label) => label.length > 63)) return null;
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
   const host = port === undefined || port === "443" ? name : `${name}:${port}`;
   return { host, path };

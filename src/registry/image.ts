@@ -4,7 +4,7 @@
 // "reg:5000/a/b@sha256:…" → "reg:5000/a/b". That string is what the kubelet matches credential
 // keys against and sends to plugins, so the keyring uses exactly the same one.
 
-import { UsageError } from "../errors.ts";
+import { clipLine, UsageError } from "../errors.ts";
 import { DOCKER_HUB_DOMAIN, DOCKER_HUB_LEGACY_DOMAIN } from "./dockerhub.ts";
 
 /** The image string cannot be pulled at all: the one error `lookup` throws. */
@@ -90,7 +90,7 @@ const splitDomain = (name: string): { domain: string; remainder: string } => {
  */
 export const normalizeImage = (image: string): ImageRef => {
   const fail = (why: string): never => {
-    throw new InvalidImageError(`couldn't parse image name ${JSON.stringify(image)}: ${why}`);
+    throw new InvalidImageError(clipLine(`couldn't parse image name ${JSON.stringify(image)}: ${why}`));
   };
   if (typeof image !== "string") return fail("not a string");
   if (ANCHORED_IDENTIFIER_RE.test(image)) {

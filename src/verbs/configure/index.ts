@@ -3,7 +3,7 @@
 
 import { isAbsolute } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, oneLine, UsageError } from "../../errors.ts";
+import { ConfigError, clipLine, oneLine, UsageError } from "../../errors.ts";
 import type { ConfigureContext, VerbResult } from "./context.ts";
 
 export type { ConfigureContext, VerbResult } from "./context.ts";
@@ -38,7 +38,7 @@ Exit codes: 0 done (or nothing to do), 1 a problem (named on stderr; --check: on
 
 const usage = (msg: string): VerbResult => ({
   stdout: "",
-  stderr: `docker-credential-cloud configure: ${msg}\n`,
+  stderr: `docker-credential-cloud configure: ${clipLine(msg)}\n`,
   code: 2,
 });
 
@@ -135,12 +135,12 @@ export const runConfigure = async (argv: string[], ctx: ConfigureContext): Promi
     const code = (e as { code?: string }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) return usage(`${target}: ${oneLine(e)}`);
     if (e instanceof UsageError || e instanceof ConfigError) {
-      return { stdout: "", stderr: `docker-credential-cloud configure: ${oneLine(e)}\n`, code: 1 };
+      return { stdout: "", stderr: `docker-credential-cloud configure: ${clipLine(oneLine(e))}\n`, code: 1 };
     }
     const errno = (e as NodeJS.ErrnoException).code;
     return {
       stdout: "",
-      stderr: `docker-credential-cloud configure ${target}: ${oneLine(e)}${errno === "EACCES" || errno === "EPERM" ? " (run it as root, or choose other paths)" : ""}\n`,
+      stderr: `docker-credential-cloud configure ${target}: ${clipLine(oneLine(e))}${errno === "EACCES" || errno === "EPERM" ? " (run it as root, or choose other paths)" : ""}\n`,
       code: 1,
     };
   }

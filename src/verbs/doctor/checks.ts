@@ -138,6 +138,15 @@ export const cacheCheck = async (settings: Settings, now: number): Promise<Cache
     out.problem = `${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); chown it or remove it`;
   else if (st.mode & 0o022)
     out.problem = `${dir} is writable by other users (mode ${octal(st.mode)}); chmod 700 ${dir}`;
+  else {
+    // Its owner but no access (mode 000, 500…): every pull would skip the cache, as `get` warns.
+    try {
+      fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? oneLine(e);
+      out.problem = `${dir} cannot be read and written by this user (mode ${octal(st.mode)}, ${code}); chmod 700 ${dir}`;
+    }
+  }
   if (out.problem) return out;
   const warnings: string[] = [];
   const cache = fileCache(dir, { now: () => now, lockWaitMs: 0, onWarning: (m) => warnings.push(m) });

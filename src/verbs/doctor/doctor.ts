@@ -7,7 +7,7 @@
 
 import { util } from "../../builtins.ts";
 import { EMPTY_CONFIG } from "../../config.ts";
-import { ConfigError, oneLine } from "../../errors.ts";
+import { ConfigError, clipLine, oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
 import { loadSettings, type Settings } from "../../settings.ts";
 import { VERSION, versionDetail } from "../../version.ts";
@@ -49,7 +49,11 @@ export const run = async (argv: string[], ctx: DoctorContext): Promise<VerbResul
       allowPositionals: false,
     }));
   } catch (e) {
-    return { stdout: "", stderr: `docker-credential-cloud doctor: ${oneLine(e)}\n${DOCTOR_HELP}`, code: EXIT.usage };
+    return {
+      stdout: "",
+      stderr: `docker-credential-cloud doctor: ${clipLine(oneLine(e))} (doctor --help)\n`,
+      code: EXIT.usage,
+    };
   }
   if (values.help) return { stdout: DOCTOR_HELP, stderr: "", code: 0 };
   if (typeof ctx.home !== "string") {

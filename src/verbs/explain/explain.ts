@@ -8,7 +8,7 @@ import { fs, util } from "../../builtins.ts";
 import type { TokenCache } from "../../cache/cache.ts";
 import { isFresh } from "../../cache/entry.ts";
 import { type CredentialDeps, routeToken } from "../../credentials.ts";
-import { oneLine } from "../../errors.ts";
+import { clipLine, oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
 import { IRSA_ROLE_ANNOTATION, NO_ROLE_FALLBACK } from "../../providers/aws/plan.ts";
 import { type Route, resolveRoute, type Workload } from "../../resolver.ts";
@@ -69,12 +69,16 @@ export const run = async (argv: string[], ctx: VerbContext): Promise<VerbResult>
       allowPositionals: true,
     }));
   } catch (e) {
-    return { stdout: "", stderr: `docker-credential-cloud explain: ${oneLine(e)}\n${EXPLAIN_HELP}`, code: EXIT.usage };
+    return {
+      stdout: "",
+      stderr: `docker-credential-cloud explain: ${clipLine(oneLine(e))} (explain --help)\n`,
+      code: EXIT.usage,
+    };
   }
   if (values.help) return { stdout: EXPLAIN_HELP, stderr: "", code: 0 };
   const usage = (msg: string): VerbResult => ({
     stdout: "",
-    stderr: `docker-credential-cloud explain: ${msg}\n`,
+    stderr: `docker-credential-cloud explain: ${clipLine(msg)}\n`,
     code: EXIT.usage,
   });
   if (positionals.length !== 1) return usage("expected one IMAGE or HOST (see --help)");
