@@ -11,6 +11,7 @@ import { type CredentialDeps, routeToken } from "../../credentials.ts";
 import { clipLine, oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
 import { IRSA_ROLE_ANNOTATION, NO_ROLE_FALLBACK } from "../../providers/aws/plan.ts";
+import { network } from "../../providers/network.ts";
 import { type Route, resolveRoute, type Workload } from "../../resolver.ts";
 import type { Settings } from "../../settings.ts";
 import { credentialDeps, edgeSettings } from "../../wiring.ts";
@@ -209,6 +210,7 @@ const explainRoute = async (
       ...(w.principal ? { principal: w.principal } : {}),
       ...(w.basePrincipal ? { basePrincipal: w.basePrincipal } : {}),
       ...(w.via ? { via: w.via } : {}),
+      ...(w.facts ? { facts: w.facts } : {}),
       notes,
       ...(w.error ? { error: w.error } : {}),
     };
@@ -258,12 +260,16 @@ const explainRoute = async (
   } else if (route.provider === "acr") identity(await whoAzure(route, whoOptions));
   if (creds && report.reference) {
     const ref = report.reference;
+    // The program's network decisions (proxy per HTTPS_PROXY/NO_PROXY, the CA bundles) under Bun;
+    // under Node the global fetch.
+    const net = await network(settings.env, log).catch(() => undefined);
     report.probe = await probeRegistry(
       ref.host,
       ref.kind === "image" ? ref.path : undefined,
       ref.digest ?? ref.tag,
       creds,
       timeoutMs,
+      net?.fetch ?? fetch,
     );
   }
 };
