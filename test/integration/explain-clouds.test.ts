@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, type CliResult, runCli } from "../support/cli.ts";
+import { assertExplainSchema } from "../support/explain-schema.ts";
 import {
   ACR_UNAUTHORIZED,
   ACR_USER,
@@ -92,6 +93,9 @@ describe("explain: ACR", () => {
     const bearer = /^Bearer (.+)$/.exec(head?.headers.authorization ?? "")?.[1] ?? "";
     assert.deepEqual(fake.registryTokens.get(bearer), { host: HOST, who: "puller-app", repo: "team/foo", pull: true });
     noneOf(r, secretsSeen(refresh));
+    const out = await runCli(["explain", "--json", `${HOST}/team/foo:1`], "", env);
+    assertExplainSchema(JSON.parse(out.stdout), "ACR allowed");
+    noneOf(out, secretsSeen(refresh));
     assert.deepEqual(fake.unexpected, []);
   });
 
@@ -117,6 +121,7 @@ describe("explain: ACR", () => {
     assert.equal(j.probe.manifest.status, 401);
     assert.equal(j.probe.manifest.error.message, ACR_UNAUTHORIZED);
     assert.match(j.verdict.next, /AcrPull/);
+    assertExplainSchema(j, "ACR denied");
     noneOf({ code: 0, stdout: JSON.stringify(j), stderr: "" }, secretsSeen(refresh));
   });
 });
@@ -188,6 +193,9 @@ describe("explain: Google (Artifact Registry)", () => {
     );
     assert.match(r.stdout, /this pull would succeed/);
     noneOf(r, secretsSeen());
+    const out = await runCli(["explain", "--json", IMAGE], "", env);
+    assertExplainSchema(JSON.parse(out.stdout), "Google allowed");
+    noneOf(out, secretsSeen());
     assert.deepEqual(fake.rejections, []);
   });
 
@@ -223,6 +231,7 @@ describe("explain: Google (Artifact Registry)", () => {
         assert.equal(j.probe.base, undefined);
       } else assert.equal(j.probe.manifest.status, 403);
       assert.match(j.verdict.next, /roles\/artifactregistry\.reader/);
+      assertExplainSchema(j, `Google denied at the ${denyAt}`);
       noneOf(out, secretsSeen());
       assert.deepEqual(fake.rejections, []);
     });

@@ -150,14 +150,22 @@ export const run = async (argv: string[], ctx: VerbContext): Promise<VerbResult>
       workload,
       annotations,
     );
-  // verdict last in the JSON, as documented
-  const { verdict: _placeholder, ...rest } = report;
-  const final: ExplainReport = { ...rest, verdict: verdictFor(report, dropped.dropped, settings) };
-  Object.assign(report, final);
-  delete (report as Partial<ExplainReport>).verdict;
-  report.verdict = final.verdict;
-  const stdout = values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, styleFor(ctx), ctx.now());
-  return { stdout, stderr: stderrLines.join(""), code: report.verdict.code };
+  // The documented key order (docs/troubleshooting.md), whichever step filled a field first: Google
+  // and Azure establish the identity after the token.
+  const verdict = verdictFor(report, dropped.dropped, settings);
+  const ordered: ExplainReport = {
+    schema: report.schema,
+    input: report.input,
+    as: report.as,
+    reference: report.reference,
+    route: report.route,
+    ...(report.identity ? { identity: report.identity } : {}),
+    ...(report.token ? { token: report.token } : {}),
+    ...(report.probe ? { probe: report.probe } : {}),
+    verdict,
+  };
+  const stdout = values.json ? `${JSON.stringify(ordered, null, 2)}\n` : render(ordered, styleFor(ctx), ctx.now());
+  return { stdout, stderr: stderrLines.join(""), code: verdict.code };
 };
 
 const explainRoute = async (
