@@ -190,7 +190,11 @@ export const run = async (argv: string[], ctx: DoctorContext): Promise<VerbResul
     });
   }
   for (const c of configs) {
-    if (c.overriddenBy && c.credentialHelpers?.includes("cloud")) {
+    if (
+      c.overriddenBy &&
+      c.credentialHelpers?.includes("cloud") &&
+      !c.overriddenBy.credentialHelpers.includes("cloud")
+    ) {
       warnings.push(
         `podman, skopeo and buildah do not ask cloud: ${c.path} lists it in credential-helpers, but ${c.overriddenBy.path} (read after it) sets credential-helpers = [${c.overriddenBy.credentialHelpers.join(", ")}], and the last one wins; remove that line or put "cloud" first in it`,
       );
