@@ -107,7 +107,7 @@ const runPullSecretsVerb = async (args: string[]): Promise<number> => {
   const deps = credentialDeps(settings, log, Date.now);
   const { runPullSecrets, withIdentity } = await import("./pull-secrets/main.ts");
   const stop = new AbortController();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort(sig));
   const r = await runPullSecrets(args, {
     // Unattended: never a prompt (an MFA profile needs a cached session or another identity).
     credentials: (host, identity) =>

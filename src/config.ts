@@ -149,31 +149,6 @@ const check = (value: unknown, schema: Schema, at: string): string | null => {
   return null;
 };
 
-/**
- * YAML to plain data. Not `yaml.parse`: that prints its warnings (an unknown tag) as a multi-line
- * process warning on stderr, and an alias inside its own anchor (`a: &a [*a, *a, …]`, a few KB) keeps
- * its alias counting busy for minutes. Warnings are errors here, and so is such a cycle.
- */
-const parseYaml = async (text: string): Promise<unknown> => {
-  const { isAlias, parseDocument, visit } = await import("yaml");
-  const doc = parseDocument(text, { strict: true, uniqueKeys: true });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw problem;
-  let cycle: string | undefined;
-  visit(doc, {
-    Alias(_key, node, path) {
-      const target = isAlias(node) ? node.resolve(doc) : undefined;
-      if (target && path.includes(target)) {
-        cycle = node.source;
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  if (cycle !== undefined) throw new Error(`the alias *${cycle} is inside its own anchor &${cycle}`);
-  return doc.toJS();
-};
-
 /** Parses and validates config text. `file` is only used in messages. */
 export const parseConfig = async (text: string, file: string): Promise<Config> => {
   let raw: unknown;
@@ -183,7 +158,8 @@ export const parseConfig = async (text: string, file: string): Promise<Config> =
     if (trimmed.startsWith("{")) {
       raw = JSON.parse(trimmed);
     } else {
-      raw = await parseYaml(text);
+      const { parseYaml } = await import("./yaml.ts");
+      raw = parseYaml(text);
     }
   } catch (e) {
     const msg = e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e);

@@ -25,7 +25,13 @@ export const parseLevel = (raw: string | undefined): Level => {
 const SECRETISH = /eyJ[\w-]{8,}\.[\w-]*\.?[\w-]*|[A-Za-z0-9+/_-]{40,}={0,2}/g;
 const tokenLike = (m: string): boolean =>
   m.startsWith("eyJ") || (m.split("/").length <= 3 && /[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9]/.test(m));
-export const scrub = (s: string): string => s.replace(SECRETISH, (m) => (tokenLike(m) ? "[redacted]" : m));
+// The user and password of a URL (a proxy's, as HTTPS_PROXY=http://user:pass@host carries them);
+// the placeholder "user:pass" of our own hints is kept.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@'"]+)@/gi;
+export const scrub = (s: string): string =>
+  s
+    .replace(URL_CREDENTIALS, (m, scheme: string, info: string) => (info === "user:pass" ? m : `${scheme}[redacted]@`))
+    .replace(SECRETISH, (m) => (tokenLike(m) ? "[redacted]" : m));
 
 export const createLogger = (level: Level, write: (line: string) => void): Logger => {
   const rank = LEVELS.indexOf(level);

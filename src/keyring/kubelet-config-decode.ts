@@ -197,11 +197,11 @@ const decodeProvider = (v: Json, i: number, configVersion: string, w: Walk): Cre
 };
 
 const parseText = async (text: string): Promise<unknown> => {
-  const { parse } = await import("yaml");
+  const { parseYaml } = await import("../yaml.ts");
   // The kubelet treats input that starts with "{" as JSON and anything else as YAML (go-yaml,
   // YAML 1.1 scalars). Both refuse duplicate keys in strict mode.
   const json = text.trimStart().startsWith("{");
-  return parse(text, { uniqueKeys: true, strict: true, ...(json ? {} : { version: "1.1" as const }) });
+  return parseYaml(text, json ? {} : { version: "1.1" });
 };
 
 /** Decodes one config file's text strictly. `where` names it in messages. */

@@ -14,6 +14,8 @@
 //     the body stream) rejects the same way.
 // Under Node it is never used: there the libraries' own agents and dispatchers work.
 
+import { fromBunTunnelError } from "./net-errors.ts";
+
 /** True inside the single-file executable (and any Bun runtime). */
 export const onBun = (): boolean => Boolean((process.versions as Record<string, string | undefined>).bun);
 
@@ -119,6 +121,7 @@ export const bunFetch =
       const err = e as { code?: unknown; name?: unknown };
       line(signal?.aborted ? "AbortError" : (err.code ?? err.name ?? "error"));
       if (signal?.aborted) throw abortError(signal);
-      throw e;
+      // A refused CONNECT: the proxy's answer, named with the proxy (never its credentials).
+      throw (proxy && fromBunTunnelError(e, proxy, `${url.hostname}:${url.port || "443"}`)) || e;
     }
   };

@@ -19,13 +19,14 @@
 // always direct, the CA bundles) stated per request to Bun's fetch (fetch-adapter.ts).
 
 import { readFile } from "node:fs/promises";
-import type { Agent } from "node:http";
+import type { Agent, ClientRequest } from "node:http";
 import tls from "node:tls";
 import type { ProxyAgent } from "proxy-agent";
 import type { Env } from "../env.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { bunFetch, type FetchLike, onBun } from "./fetch-adapter.ts";
+import { ProxyRefusedError } from "./net-errors.ts";
 
 /** Host names that always mean "this machine's metadata service". */
 export const METADATA_HOSTS = ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"] as const;
@@ -136,6 +137,51 @@ const fetchFor = (
   );
 };
 
+/**
+ * A refused CONNECT (407, 403, 502…) fails the request with a ProxyRefusedError. https-proxy-agent
+ * would instead hand the proxy's answer to the request as if the server had sent it, so each SDK
+ * blamed its identity for a "401" or an unparsable HTML page. The tunnel is opened here (the proxy
+ * agent the request would have been given, asked directly) so that the refusal can reject it.
+ */
+const refuseOnFailedTunnel = (agent: ProxyAgent, log: Logger | undefined): void => {
+  const pick = agent.connect.bind(agent);
+  type Tunnel = Agent & { proxy?: unknown; connect?: (req: ClientRequest, opts: unknown) => Promise<unknown> };
+  agent.connect = (async (req: ClientRequest, opts: Parameters<ProxyAgent["connect"]>[1]) => {
+    const inner = (await pick(req, opts)) as Tunnel;
+    if (!opts.secureEndpoint || !(inner.proxy instanceof URL) || typeof inner.connect !== "function") return inner;
+    const proxy = inner.proxy;
+    let refused: { statusCode: number; statusText: string } | undefined;
+    req.once("proxyConnect", (answer: { statusCode: number; statusText: string }) => {
+      if (answer.statusCode !== 200) refused = answer;
+    });
+    const t0 = performance.now();
+    const socket = (await inner.connect(req, opts)) as { destroy(): void };
+    if (!refused) return socket;
+    socket.destroy();
+    const target = `${opts.host}:${opts.port}`;
+    const error = new ProxyRefusedError(proxy, target, refused.statusCode, refused.statusText);
+    if (log?.level === "debug") {
+      log.debug(
+        `http: CONNECT ${target} via ${error.proxy} → ${refused.statusCode} (${Math.round(performance.now() - t0)} ms)`,
+      );
+    }
+    throw error;
+  }) as never;
+};
+
+/**
+ * DEBUG=* (the `debug` package's knob) makes proxy-agent print the proxy URL, user and password
+ * included. Its lines go through our logger at debug level instead, scrubbed, as the Google SDK's
+ * do (google/sdk-log.ts).
+ */
+const routeDebugLogs = async (log: Logger): Promise<void> => {
+  const [{ default: createDebug }, { formatWithOptions }] = await Promise.all([import("debug"), import("node:util")]);
+  createDebug.log = (...args: unknown[]) => {
+    const inspect = (createDebug as { inspectOpts?: object }).inspectOpts ?? {};
+    for (const line of formatWithOptions(inspect, ...args).split("\n")) log.debug(`debug: ${line}`);
+  };
+};
+
 /** A NO_PROXY entry naming a domain without a leading "." or "*" (optionally with a port), not an IP. */
 export const isBareDomain = (entry: string): boolean => {
   const host = entry.replace(/:\d+$/, "");
@@ -159,12 +205,14 @@ const build = async (env: Env, log: Logger | undefined): Promise<Network> => {
   const merged = all.filter((h, i) => all.indexOf(h) === i).join(",");
   process.env.NO_PROXY = merged;
   process.env.no_proxy = merged;
+  if (env.DEBUG && log) await routeDebugLogs(log);
   const { ProxyAgent } = await import("proxy-agent");
   const agent = new ProxyAgent({ keepAlive: false });
   // proxy-agent's own decision (proxy-from-env: *_PROXY, NO_PROXY with hosts, suffixes, ports, "*"),
   // except that metadata is always direct.
   const fromEnv = agent.getProxyForUrl;
   agent.getProxyForUrl = (url, req) => (isMetadataUrl(url, env) ? "" : fromEnv(url, req));
+  refuseOnFailedTunnel(agent, log);
   return { agent, fetch: fetchFor(agent, ca, log) };
 };
 
@@ -238,9 +286,15 @@ export const traceHttp = async (log: Logger): Promise<void> => {
     const t0 = started.get(req);
     return t0 === undefined ? "?" : String(Math.round(performance.now() - t0));
   };
-  dc.subscribe("http.client.request.start", (m) => {
-    started.set((m as { request: object }).request, performance.now());
-  });
+  // From the request's creation: "start" is not published for a request whose socket a proxy
+  // agent supplies (the tunnel, on Node and on Bun), so its exchange line had no time. "start"
+  // stays as a fallback for a runtime without "created".
+  const mark = (m: unknown) => {
+    const req = (m as { request: object }).request;
+    if (!started.has(req)) started.set(req, performance.now());
+  };
+  dc.subscribe("http.client.request.created", mark);
+  dc.subscribe("http.client.request.start", mark);
   if (debug) {
     dc.subscribe("http.client.response.finish", (m) => {
       const { request, response } = m as { request: Req; response: { statusCode?: number } };

@@ -1,8 +1,8 @@
 // The pull-secrets config file (YAML or JSON), validated into plain values with one-line errors.
-import { parse } from "yaml";
 import type { AwsIdentity, AzureIdentity, GoogleIdentity } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { providerForHost } from "../resolver.ts";
+import { parseYaml } from "../yaml.ts";
 
 /**
  * A registry's own identity, on top of the controller's (its pod's) identity: the same settings a
@@ -40,7 +40,7 @@ const strings = (v: unknown, what: string, dflt: string[]): string[] => {
 export const parseConfig = (text: string, file: string): PullSecretsConfig => {
   let doc: unknown;
   try {
-    doc = parse(text, { prettyErrors: false });
+    doc = parseYaml(text, { prettyErrors: false });
   } catch (e) {
     throw new ConfigError(`${file}: not valid YAML or JSON (${String((e as Error).message).split("\n")[0]})`);
   }

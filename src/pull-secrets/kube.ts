@@ -28,6 +28,12 @@ export interface Kube {
     onEvent: (type: string, obj: Obj) => void,
     onDone: (err: unknown) => void,
   ): Promise<{ abort(): void }>;
+  /** The same for service accounts in every namespace (a new namespace's `default` comes later). */
+  watchServiceAccounts(
+    resourceVersion: string,
+    onEvent: (type: string, obj: Obj) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<{ abort(): void }>;
   getSecret(ns: string, name: string): Promise<Obj | undefined>;
   createSecret(ns: string, obj: Obj): Promise<Obj>;
   replaceSecret(ns: string, obj: Obj): Promise<Obj>;
@@ -103,21 +109,30 @@ export const connect = (kubeconfig: string | undefined, timeoutMs = 30_000): Kub
   const core = apiClient(kc, k8s.CoreV1Api, timeoutMs);
   const coord = apiClient(kc, k8s.CoordinationV1Api, timeoutMs);
   const plain = <T>(x: T): Obj => JSON.parse(JSON.stringify(x)) as Obj;
+  const watchOf = async (
+    path: string,
+    resourceVersion: string,
+    onEvent: (type: string, obj: Obj) => void,
+    onDone: (err: unknown) => void,
+  ) => {
+    const ctl = await watch(
+      kc,
+      path,
+      { resourceVersion, allowWatchBookmarks: true },
+      (type, obj) => onEvent(type, obj as Obj),
+      onDone,
+    );
+    return { abort: () => ctl.abort() };
+  };
   return {
     listNamespaces: async () => {
       const l = await wrap(core.listNamespace());
       return { items: l.items.map(plain), resourceVersion: l.metadata?.resourceVersion ?? "" };
     },
-    watchNamespaces: async (resourceVersion, onEvent, onDone) => {
-      const ctl = await watch(
-        kc,
-        "/api/v1/namespaces",
-        { resourceVersion, allowWatchBookmarks: true },
-        (type, obj) => onEvent(type, obj as Obj),
-        onDone,
-      );
-      return { abort: () => ctl.abort() };
-    },
+    watchNamespaces: (resourceVersion, onEvent, onDone) =>
+      watchOf("/api/v1/namespaces", resourceVersion, onEvent, onDone),
+    watchServiceAccounts: (resourceVersion, onEvent, onDone) =>
+      watchOf("/api/v1/serviceaccounts", resourceVersion, onEvent, onDone),
     getSecret: (namespace, name) => orMissing(core.readNamespacedSecret({ namespace, name }).then(plain)),
     createSecret: (namespace, body) =>
       wrap(core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret }).then(plain)),

@@ -34,7 +34,7 @@ export class Metrics {
       "# HELP pull_secrets_api_errors_total Failed reconcile passes (Kubernetes API errors).",
       "# TYPE pull_secrets_api_errors_total counter",
       `pull_secrets_api_errors_total ${this.apiErrors}`,
-      "# HELP pull_secrets_watch_resyncs_total Namespace watches answered 410 Gone, followed by a full re-list.",
+      "# HELP pull_secrets_watch_resyncs_total Full re-lists after a watch (namespaces or service accounts) was answered 410 Gone.",
       "# TYPE pull_secrets_watch_resyncs_total counter",
       `pull_secrets_watch_resyncs_total ${this.watchResyncs}`,
       "# HELP pull_secrets_last_success_timestamp_seconds Last successful credential fetch per registry.",

@@ -88,6 +88,8 @@ export interface ReconcileOptions {
   cfg: PullSecretsConfig;
   dryRun: boolean;
   log: { info(m: string): void; warn(m: string): void };
+  /** Called before every write; throws (LostLeadership) when this replica may no longer write. */
+  guard?: () => void;
 }
 
 /** Brings one selected namespace to the desired state; returns what changed (or would). */
@@ -113,6 +115,7 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
     if (!cur) {
       changes.push({ namespace: ns, action: `create secret ${name} (${Object.keys(want.auths).join(", ")})` });
       if (dryRun) return;
+      o.guard?.();
       await kube.createSecret(ns, {
         apiVersion: "v1",
         kind: "Secret",
@@ -130,6 +133,7 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
       return;
     changes.push({ namespace: ns, action: `update secret ${name} (${Object.keys(want.auths).join(", ")})` });
     if (dryRun) return;
+    o.guard?.();
     await kube.replaceSecret(ns, {
       ...cur,
       metadata: { ...cur.metadata, annotations },
@@ -137,18 +141,24 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
       data,
     });
   });
-  if (!haveSecret) return changes;
   for (const sa of await kube.listServiceAccounts(ns)) {
-    if (!serviceAccountSelected(cfg, sa.metadata.name)) continue;
+    const saName = sa.metadata.name;
+    if (!serviceAccountSelected(cfg, saName)) {
+      // No longer selected (the config's serviceAccounts narrowed): take back only our entry.
+      if (addedBy(sa).includes(name)) changes.push(...(await dropEntry(ns, saName, o)));
+      continue;
+    }
+    if (!haveSecret) continue;
     await retrying(async () => {
-      const cur = await kube.getServiceAccount(ns, sa.metadata.name);
+      const cur = await kube.getServiceAccount(ns, saName);
       if (!cur) return;
       const list = cur.imagePullSecrets ?? [];
       if (list.some((r) => r.name === name)) return;
       changes.push({ namespace: ns, action: `add ${name} to imagePullSecrets of serviceaccount ${cur.metadata.name}` });
       if (dryRun) return;
-      const added = new Set((cur.metadata.annotations?.[SA_ANNOTATION] ?? "").split(",").filter(Boolean));
+      const added = new Set(addedBy(cur));
       added.add(name);
+      o.guard?.();
       await kube.replaceServiceAccount(ns, {
         ...cur,
         metadata: {
@@ -162,38 +172,49 @@ export const reconcileNamespace = async (ns: string, fresh: Fresh, o: ReconcileO
   return changes;
 };
 
+/** The secret names we added to a service account's imagePullSecrets (its annotation). */
+const addedBy = (sa: Obj): string[] => (sa.metadata.annotations?.[SA_ANNOTATION] ?? "").split(",").filter(Boolean);
+
+/** Takes our secret out of one service account's imagePullSecrets, when we added it; nothing else. */
+const dropEntry = async (ns: string, saName: string, o: ReconcileOptions): Promise<Change[]> => {
+  const { kube, cfg, dryRun } = o;
+  const name = cfg.secretName;
+  const changes: Change[] = [];
+  await retrying(async () => {
+    const cur = await kube.getServiceAccount(ns, saName);
+    if (!cur) return;
+    const added = addedBy(cur);
+    if (!added.includes(name)) return;
+    changes.push({ namespace: ns, action: `remove ${name} from imagePullSecrets of serviceaccount ${saName}` });
+    if (dryRun) return;
+    const rest = added.filter((n) => n !== name);
+    const annotations = { ...(cur.metadata.annotations ?? {}) };
+    if (rest.length) annotations[SA_ANNOTATION] = rest.join(",");
+    else delete annotations[SA_ANNOTATION];
+    o.guard?.();
+    await kube.replaceServiceAccount(ns, {
+      ...cur,
+      metadata: { ...cur.metadata, annotations },
+      imagePullSecrets: (cur.imagePullSecrets ?? []).filter((r) => r.name !== name),
+    });
+  });
+  return changes;
+};
+
 /** A namespace that stopped matching: remove only our secret and the entries we added. */
 export const releaseNamespace = async (ns: string, o: ReconcileOptions): Promise<Change[]> => {
   const { kube, cfg, dryRun } = o;
   const name = cfg.secretName;
   const changes: Change[] = [];
-  for (const sa of await kube.listServiceAccounts(ns)) {
-    if (!(sa.metadata.annotations?.[SA_ANNOTATION] ?? "").split(",").includes(name)) continue;
-    await retrying(async () => {
-      const cur = await kube.getServiceAccount(ns, sa.metadata.name);
-      if (!cur) return;
-      const added = (cur.metadata.annotations?.[SA_ANNOTATION] ?? "").split(",").filter(Boolean);
-      if (!added.includes(name)) return;
-      changes.push({
-        namespace: ns,
-        action: `remove ${name} from imagePullSecrets of serviceaccount ${cur.metadata.name}`,
-      });
-      if (dryRun) return;
-      const rest = added.filter((n) => n !== name);
-      const annotations = { ...(cur.metadata.annotations ?? {}) };
-      if (rest.length) annotations[SA_ANNOTATION] = rest.join(",");
-      else delete annotations[SA_ANNOTATION];
-      await kube.replaceServiceAccount(ns, {
-        ...cur,
-        metadata: { ...cur.metadata, annotations },
-        imagePullSecrets: (cur.imagePullSecrets ?? []).filter((r) => r.name !== name),
-      });
-    });
-  }
+  for (const sa of await kube.listServiceAccounts(ns))
+    if (addedBy(sa).includes(name)) changes.push(...(await dropEntry(ns, sa.metadata.name, o)));
   const s = await kube.getSecret(ns, name);
   if (owned(s)) {
     changes.push({ namespace: ns, action: `delete secret ${name}` });
-    if (!dryRun) await kube.deleteSecret(ns, name);
+    if (!dryRun) {
+      o.guard?.();
+      await kube.deleteSecret(ns, name);
+    }
   }
   return changes;
 };

@@ -76,7 +76,7 @@ describe("pull-secrets packaging", () => {
         "get",
         "update",
       ],
-      "/serviceaccounts": ["get", "list", "update"],
+      "/serviceaccounts": ["get", "list", "update", "watch"],
     });
     const lease = all.find((d) => d.kind === "Role") as unknown as {
       rules: { resources: string[]; verbs: string[] }[];
@@ -228,7 +228,7 @@ describe("pull-secrets packaging", () => {
         "/namespaces": ["get", "list", "watch"],
         "/secrets": ["create"],
         "/secrets[cloud-registry-credentials]": ["delete", "get", "update"],
-        "/serviceaccounts": ["get", "list", "update"],
+        "/serviceaccounts": ["get", "list", "update", "watch"],
       });
       const lease = one(objs, "Role") as unknown as { metadata: { namespace: string }; rules: unknown };
       assert.equal(lease.metadata.namespace, "ops", "leases only in the release's namespace");
@@ -321,6 +321,9 @@ describe("pull-secrets packaging", () => {
       assert.equal(r.code, 0, r.stderr);
       const objs = r.objects;
       assert.ok(!objs.some((o) => o.kind === "Deployment" || o.kind === "Role" || o.kind === "RoleBinding"));
+      const rules = ruleMap((one(objs, "ClusterRole") as unknown as { rules: Rule[] }).rules);
+      assert.deepEqual(rules["/namespaces"], ["get", "list"], "no watch for --once");
+      assert.deepEqual(rules["/serviceaccounts"], ["get", "list", "update"], "no watch for --once");
       const cron = one(objs, "CronJob") as Obj & { spec: { schedule: string } };
       assert.equal(cron.spec.schedule, "*/30 * * * *");
       const pod = podOf(cron) as {

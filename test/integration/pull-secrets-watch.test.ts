@@ -54,12 +54,12 @@ describe("pull-secrets, long-running", () => {
     await aws?.close();
   });
 
-  const start = async (name: string, include: string): Promise<Replica> => {
+  const start = async (name: string, include: string, extra = ""): Promise<Replica> => {
     const port = await freePort();
     const cfg = join(work, `${name}.yaml`);
     await writeFile(
       cfg,
-      `registries: [${HOST}]\nnamespaces: { include: ["${include}"] }\nlease: { namespace: ops, name: ${include.replace(/\W/g, "")}-lease }\nmetricsPort: ${port}\n`,
+      `registries: [${HOST}]\nnamespaces: { include: ["${include}"] }\nlease: { namespace: ops, name: ${include.replace(/\W/g, "")}-lease }\nmetricsPort: ${port}\n${extra}`,
     );
     const child = spawn(BIN, ["pull-secrets", "--config", cfg, "--kubeconfig", kubeconfig], {
       env: {
@@ -135,6 +135,44 @@ describe("pull-secrets, long-running", () => {
     await stop(r);
     assert.ok(!r.stderr().includes(PASSWORD), "no token in the logs (debug level)");
     assert.match(r.stderr(), /namespace watch ended/);
+  });
+
+  const patched = (ns: string, sa: string) =>
+    JSON.stringify(
+      (kube.get("serviceaccounts", ns, sa) as { imagePullSecrets?: unknown } | undefined)?.imagePullSecrets,
+    ) === JSON.stringify([{ name: NAME }]);
+
+  test("service accounts created after their namespace (the controller's default, a later one) get the entry within seconds", async () => {
+    kube.addNamespace("sa-1");
+    const r = await start("sa-watcher", "sa-*", `serviceAccounts: [default, "build*"]\n`);
+    await waitFor(() => patched("sa-1", "default"), "the initial pass", 30_000);
+    await waitFor(
+      () => kube.requests.some((q) => q.path.startsWith("/api/v1/serviceaccounts?") && q.path.includes("watch=true")),
+      "a cluster-wide service-account watch",
+      10_000,
+    );
+    // The real API creates a new namespace's `default` asynchronously (service-account controller):
+    // the namespace event finds no service account to patch.
+    kube.defaultServiceAccountDelayMs = 3_000;
+    try {
+      kube.addNamespace("sa-2");
+      await waitFor(() => !!kube.get("secrets", "sa-2", NAME), "the secret in sa-2 (namespace event)", 10_000);
+      assert.equal(kube.get("serviceaccounts", "sa-2", "default"), undefined, "default did not exist yet");
+      await waitFor(() => patched("sa-2", "default"), "default in sa-2 patched once it appeared", 15_000);
+    } finally {
+      kube.defaultServiceAccountDelayMs = 0;
+    }
+    // A selected service account created any time later; one not selected stays untouched.
+    kube.put("serviceaccounts", { metadata: { name: "other", namespace: "sa-1" } });
+    kube.put("serviceaccounts", { metadata: { name: "builder", namespace: "sa-1" } });
+    await waitFor(() => patched("sa-1", "builder"), "a later builder patched", 10_000);
+    assert.equal(kube.get("serviceaccounts", "sa-1", "other")?.imagePullSecrets, undefined);
+    // Someone takes our entry out: it is put back.
+    const b = kube.get("serviceaccounts", "sa-1", "builder");
+    assert.ok(b);
+    kube.put("serviceaccounts", { ...b, imagePullSecrets: [] });
+    await waitFor(() => patched("sa-1", "builder"), "the entry restored", 10_000);
+    await stop(r);
   });
 
   for (const goneAs of ["event", "status"] as const)

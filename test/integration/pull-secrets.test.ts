@@ -307,6 +307,42 @@ describe("pull-secrets against a fake Kubernetes API", () => {
     assert.deepEqual(kube.get("secrets", "leave-foreign", NAME)?.data, { x: "eQ==" });
   });
 
+  test("a service account that stops matching serviceAccounts (config narrowed) loses only our entry", async () => {
+    kube.addNamespace("narrow-1");
+    kube.put("serviceaccounts", {
+      metadata: { name: "builder", namespace: "narrow-1" },
+      imagePullSecrets: [{ name: "theirs" }],
+    });
+    const wide = await config(
+      "narrow.yaml",
+      `registries: [${HOST}]\nnamespaces: { include: ["narrow-*"] }\nserviceAccounts: [default, builder]\n`,
+    );
+    assert.equal((await cli(["--config", wide, "--once"])).code, 0);
+    assert.deepEqual(sa("narrow-1", "builder").imagePullSecrets, [{ name: "theirs" }, { name: NAME }]);
+    const narrowed = await config(
+      "narrow2.yaml",
+      `registries: [${HOST}]\nnamespaces: { include: ["narrow-*"] }\nserviceAccounts: [default]\n`,
+    );
+    const r = await cli(["--config", narrowed, "--once"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^remove cloud-registry-credentials from imagePullSecrets of serviceaccount builder in namespace narrow-1$/m,
+    );
+    const builder = sa("narrow-1", "builder");
+    assert.deepEqual(builder.imagePullSecrets, [{ name: "theirs" }]);
+    assert.equal(builder.metadata.annotations?.["docker-credential-cloud.io/added-pull-secrets"], undefined);
+    assert.deepEqual(sa("narrow-1").imagePullSecrets, [{ name: NAME }], "default is still selected");
+    assert.ok(kube.get("secrets", "narrow-1", NAME), "the namespace is still served");
+    // An entry of our name that someone else put there (no annotation of ours) is not ours to take.
+    kube.put("serviceaccounts", {
+      metadata: { name: "manual", namespace: "narrow-1" },
+      imagePullSecrets: [{ name: NAME }],
+    });
+    assert.equal((await cli(["--config", narrowed, "--once"])).stdout, "");
+    assert.deepEqual(sa("narrow-1", "manual").imagePullSecrets, [{ name: NAME }]);
+  });
+
   test("the Kubernetes client is loaded by pull-secrets only, never on the helper's hit path", async () => {
     const env = { ...baseEnv(join(work, "trace-home")), ...awsEnv(aws, AKID, SECRET) };
     assert.equal((await runCli(["get"], `${HOST}\n`, env)).code, 0);

@@ -14,7 +14,12 @@
 // - PATCH with application/merge-patch+json, application/strategic-merge-patch+json (merge
 //   semantics, with imagePullSecrets merged by name) and application/json-patch+json;
 // - discovery documents (/api, /apis, /api/v1, /version) so that kubectl can talk to it;
-// - bearer-token authentication; injected 500s; dropped watches.
+// - service accounts watched the same way, cluster-wide (/api/v1/serviceaccounts) or in one namespace;
+// - bearer-token authentication, with a token per client when asked (`tokenFor`: each request is
+//   recorded with its user, so a test can tell two replicas' writes apart); injected 500s (for one
+//   user too); dropped watches; a latency on every request (`latencyMs`);
+// - optionally, a new namespace's `default` service account created a while after the namespace
+//   (`defaultServiceAccountDelayMs`), as the real service-account controller does asynchronously.
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -62,13 +67,28 @@ const DISCOVERY_ONLY: Record<string, (readonly [string, string, boolean])[]> = {
   ],
 };
 
-export type Request = { method: string; path: string; contentType: string | undefined; auth: string | undefined };
+export type Request = {
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  auth: string | undefined;
+  /** Whose token: "admin" for `token`, else the name given to `tokenFor`. */
+  user?: string;
+};
 
 export interface FakeKube {
   url: string;
   token: string;
   /** Every request, in order. */
   requests: Request[];
+  /** A further bearer token, for `user` (e.g. one per replica); requests carry `user`. */
+  tokenFor(user: string): string;
+  /** Delay before each request is handled (0: none). */
+  latencyMs: number;
+  /** Called for each authenticated request just before it takes effect (after `latencyMs`). */
+  onRequest: ((r: Request) => void) | undefined;
+  /** When set, a new namespace's "default" service account is created this long after it (not at once). */
+  defaultServiceAccountDelayMs: number;
   /** Direct access (no HTTP) for arranging and checking state. */
   get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined;
   put(resource: string, obj: KubeObject): KubeObject;
@@ -76,8 +96,8 @@ export interface FakeKube {
   list(resource: string, namespace?: string): KubeObject[];
   /** Creates a namespace (with its "default" service account, as the real controller does). */
   addNamespace(name: string, labels?: Record<string, string>): void;
-  /** The next `count` requests whose "METHOD path" matches get 500. */
-  failNext(pattern: RegExp, count: number): void;
+  /** The next `count` requests whose "METHOD path" matches (from `user` only, when given) get 500. */
+  failNext(pattern: RegExp, count: number, user?: string): void;
   /** Runs `fn` (another writer, say) just before the next request whose "METHOD path?query" matches. */
   beforeNext(pattern: RegExp, fn: () => void): void;
   /** Ends every open watch. */
@@ -91,8 +111,10 @@ export interface FakeKube {
   /** Marks a namespace Terminating (a MODIFIED event), as `kubectl delete ns` does before it is gone. */
   terminate(name: string): void;
   openWatches(): number;
-  /** How many watches were answered with 410 Gone. */
+  /** How many namespace watches were answered with 410 Gone. */
   gone: number;
+  /** How many service-account watches were answered with 410 Gone. */
+  goneServiceAccounts: number;
   close(): Promise<void>;
 }
 
@@ -168,10 +190,24 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   const store = new Map<string, KubeObject>();
   let rv = 100;
   type Event = { rv: number; type: string; object: KubeObject };
-  let events: Event[] = [];
-  let oldest = rv;
-  const watchers = new Set<{ res: ServerResponse; since: number; send: (e: Event) => void; end: () => void }>();
-  const failures: { pattern: RegExp; count: number }[] = [];
+  /** Watch history per watched resource (namespaces, serviceaccounts). */
+  const histories = new Map<string, { events: Event[]; oldest: number }>();
+  const history = (resource: string) => {
+    const h = histories.get(resource) ?? { events: [], oldest: rv };
+    histories.set(resource, h);
+    return h;
+  };
+  history("namespaces");
+  history("serviceaccounts");
+  const watchers = new Set<{
+    res: ServerResponse;
+    since: number;
+    resource: string;
+    send: (e: Event) => void;
+    end: () => void;
+  }>();
+  const failures: { pattern: RegExp; count: number; user?: string }[] = [];
+  const tokens = new Map<string, string>([[token, "admin"]]);
   const hooks: { pattern: RegExp; fn: (() => void) | undefined }[] = [];
   const requests: Request[] = [];
 
@@ -179,14 +215,25 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
   const kindOf = (resource: string) => KINDS.find((x) => x.resource === resource);
 
   const record = (type: string, obj: KubeObject) => {
-    if (obj.kind !== "Namespace") return;
+    const resource = obj.kind === "Namespace" ? "namespaces" : obj.kind === "ServiceAccount" ? "serviceaccounts" : "";
+    const h = histories.get(resource);
+    if (!h) return;
     const e = { rv: Number(obj.metadata.resourceVersion), type, object: clone(obj) };
-    events.push(e);
-    if (events.length > (opts.history ?? 1000)) {
-      events.shift();
-      oldest = events[0]?.rv ?? rv;
+    h.events.push(e);
+    if (h.events.length > (opts.history ?? 1000)) {
+      h.events.shift();
+      h.oldest = h.events[0]?.rv ?? rv;
     }
-    for (const w of watchers) w.send(e);
+    for (const w of watchers) if (w.resource === resource) w.send(e);
+  };
+  /** The service-account controller: "default" in a new namespace, at once or after the delay. */
+  const defaultServiceAccount = (ns: string) => {
+    const create = () => {
+      if (store.has(k("namespaces", undefined, ns)) && !store.has(k("serviceaccounts", ns, "default")))
+        write("serviceaccounts", { metadata: { name: "default", namespace: ns } }, "ADDED");
+    };
+    if (fake.defaultServiceAccountDelayMs > 0) setTimeout(create, fake.defaultServiceAccountDelayMs);
+    else create();
   };
 
   const write = (resource: string, obj: KubeObject, type: "ADDED" | "MODIFIED"): KubeObject => {
@@ -230,7 +277,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
       { metadata: { name, labels: { "kubernetes.io/metadata.name": name, ...labels } }, status: { phase: "Active" } },
       "ADDED",
     );
-    write("serviceaccounts", { metadata: { name: "default", namespace: name } }, "ADDED");
+    defaultServiceAccount(name);
   };
 
   const readBody = async (req: IncomingMessage): Promise<string> => {
@@ -293,11 +340,22 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     };
   };
 
-  const handleWatch = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => {
+  const handleWatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    resource: string,
+    ns: string | undefined,
+  ) => {
     const since = Number(q.get("resourceVersion") ?? "0");
     const bookmarks = q.get("allowWatchBookmarks") === "true";
+    const h = history(resource);
+    const oldest = h.oldest;
+    const kind = kindOf(resource)?.kind ?? "";
+    const inScope = (o: KubeObject) => ns === undefined || o.metadata.namespace === ns;
     if (since && since < oldest) {
-      fake.gone += 1;
+      if (resource === "namespaces") fake.gone += 1;
+      else fake.goneServiceAccounts += 1;
       const expired = status(410, "Expired", `too old resource version: ${since} (${oldest})`);
       if (fake.goneAs === "status") return send(res, 410, expired);
       res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
@@ -309,23 +367,24 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     const w = {
       res,
       since,
+      resource,
       send: (e: Event) => {
-        if (e.rv > since) line({ type: e.type, object: e.object });
+        if (e.rv > since && inScope(e.object)) line({ type: e.type, object: e.object });
       },
       end: () => {
         line({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${oldest})`) });
         res.end();
       },
     };
-    if (since) for (const e of events) w.send(e);
-    else for (const o of list("namespaces")) line({ type: "ADDED", object: o });
+    if (since) for (const e of h.events) w.send(e);
+    else for (const o of list(resource, ns)) line({ type: "ADDED", object: o });
     watchers.add(w);
     const timer = bookmarks
       ? setInterval(
           () =>
             line({
               type: "BOOKMARK",
-              object: { kind: "Namespace", apiVersion: "v1", metadata: { resourceVersion: String(rv) } },
+              object: { kind, apiVersion: "v1", metadata: { resourceVersion: String(rv) } },
             }),
           500,
         )
@@ -342,22 +401,29 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     const url = new URL(req.url ?? "/", "http://x");
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/\/$/, "");
-    requests.push({
+    const auth = req.headers.authorization;
+    const user = auth?.startsWith("Bearer ") ? tokens.get(auth.slice(7)) : undefined;
+    const entry: Request = {
       method,
       path: url.pathname + url.search,
       contentType: req.headers["content-type"],
-      auth: req.headers.authorization,
-    });
+      auth,
+      ...(user ? { user } : {}),
+    };
+    requests.push(entry);
     const body = method === "GET" || method === "DELETE" ? "" : await readBody(req);
-    if (req.headers.authorization !== `Bearer ${token}`)
-      return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    if (fake.latencyMs > 0) await new Promise((r) => setTimeout(r, fake.latencyMs));
+    if (!user) return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    fake.onRequest?.(entry);
     const h = hooks.find((x) => x.fn && x.pattern.test(`${method} ${path}${url.search}`));
     if (h?.fn) {
       const fn = h.fn;
       h.fn = undefined;
       fn();
     }
-    const f = failures.find((x) => x.count > 0 && x.pattern.test(`${method} ${path}`));
+    const f = failures.find(
+      (x) => x.count > 0 && (x.user === undefined || x.user === user) && x.pattern.test(`${method} ${path}`),
+    );
     if (f) {
       f.count -= 1;
       return send(res, 500, status(500, "InternalError", "injected failure"));
@@ -390,9 +456,9 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     if (!name) {
       if (method === "GET") {
         if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
-          if (resource !== "namespaces")
-            return send(res, 405, status(405, "MethodNotAllowed", "watch only namespaces"));
-          return handleWatch(req, res, url.searchParams);
+          if (resource !== "namespaces" && resource !== "serviceaccounts")
+            return send(res, 405, status(405, "MethodNotAllowed", "watch only namespaces and service accounts"));
+          return handleWatch(req, res, url.searchParams, resource, ns);
         }
         return send(res, 200, {
           kind: `${kind.kind}List`,
@@ -419,8 +485,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
         parsed.metadata.namespace = ns;
         delete parsed.metadata.resourceVersion;
         const created = write(resource, parsed, "ADDED");
-        if (resource === "namespaces")
-          write("serviceaccounts", { metadata: { name: "default", namespace: created.metadata.name } }, "ADDED");
+        if (resource === "namespaces") defaultServiceAccount(created.metadata.name);
         return send(res, 201, created);
       }
       return send(res, 405, status(405, "MethodNotAllowed", method));
@@ -486,6 +551,14 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`,
     token,
     requests,
+    tokenFor: (user) => {
+      const t = `kube-${randomUUID()}`;
+      tokens.set(t, user);
+      return t;
+    },
+    latencyMs: 0,
+    onRequest: undefined,
+    defaultServiceAccountDelayMs: 0,
     get: (resource, ns, name) => {
       const o = store.get(k(resource, ns, name));
       return o && clone(o);
@@ -495,8 +568,8 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     remove,
     list,
     addNamespace,
-    failNext: (pattern, count) => {
-      failures.push({ pattern, count });
+    failNext: (pattern, count, user) => {
+      failures.push({ pattern, count, ...(user === undefined ? {} : { user }) });
     },
     beforeNext: (pattern, fn) => {
       hooks.push({ pattern, fn });
@@ -506,12 +579,16 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
       watchers.clear();
     },
     compact: () => {
-      events = [];
-      oldest = rv;
+      for (const h of histories.values()) {
+        h.events = [];
+        h.oldest = rv;
+      }
     },
     expireWatches: () => {
-      events = [];
-      oldest = rv;
+      for (const h of histories.values()) {
+        h.events = [];
+        h.oldest = rv;
+      }
       for (const w of watchers) w.end();
       watchers.clear();
     },
@@ -522,6 +599,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
     },
     openWatches: () => watchers.size,
     gone: 0,
+    goneServiceAccounts: 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const w of watchers) w.res.destroy();
@@ -533,7 +611,7 @@ export async function startFakeKube(opts: { tls?: { key: string; cert: string };
 }
 
 /** A kubeconfig for the fake (the CA is given for HTTPS). */
-export const kubeconfigFor = (fake: FakeKube, caPem?: string): string =>
+export const kubeconfigFor = (fake: FakeKube, caPem?: string, token = fake.token): string =>
   JSON.stringify({
     apiVersion: "v1",
     kind: "Config",
@@ -546,7 +624,7 @@ export const kubeconfigFor = (fake: FakeKube, caPem?: string): string =>
         },
       },
     ],
-    users: [{ name: "fake", user: { token: fake.token } }],
+    users: [{ name: "fake", user: { token } }],
     contexts: [{ name: "fake", context: { cluster: "fake", user: "fake" } }],
     "current-context": "fake",
   });

@@ -22,11 +22,23 @@ export interface Tinyproxy {
   close(): void;
 }
 
-export const startTinyproxy = async (dir: string, upstreams: [string, string][]): Promise<Tinyproxy> => {
+export interface TinyproxyOptions {
+  /** Require these proxy credentials (tinyproxy's BasicAuth): anything else is answered 407. */
+  basicAuth?: { user: string; password: string };
+  /** A file name distinguishing this proxy's config and log from another one's in the same dir. */
+  name?: string;
+}
+
+export const startTinyproxy = async (
+  dir: string,
+  upstreams: [string, string][],
+  opts: TinyproxyOptions = {},
+): Promise<Tinyproxy> => {
   const port = await freePort();
-  const log = join(dir, "tinyproxy.log");
+  const name = opts.name ?? "tinyproxy";
+  const log = join(dir, `${name}.log`);
   await writeFile(log, "");
-  const conf = join(dir, "tinyproxy.conf");
+  const conf = join(dir, `${name}.conf`);
   await writeFile(
     conf,
     [
@@ -38,6 +50,7 @@ export const startTinyproxy = async (dir: string, upstreams: [string, string][])
       "MaxClients 50",
       "Allow 127.0.0.1",
       "DisableViaHeader Yes",
+      ...(opts.basicAuth ? [`BasicAuth ${opts.basicAuth.user} ${opts.basicAuth.password}`] : []),
       ...upstreams.map(([proxy, domain]) => `Upstream http ${proxy} "${domain}"`),
       "",
     ].join("\n"),

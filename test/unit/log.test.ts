@@ -23,3 +23,10 @@ test("log levels filter and every line is prefixed", () => {
   log.error("e");
   assert.deepEqual(lines, ["docker-credential-cloud: warn: w\n", "docker-credential-cloud: error: e\n"]);
 });
+
+test("the log scrubber hides a URL's user and password (a proxy's), keeps our hint's placeholder", () => {
+  const out = scrub("Proxy URL: 'http://bob:s3cr%40t@proxy.corp:3128/' and socks5://alice@10.0.0.1:1080");
+  assert.equal(out, "Proxy URL: 'http://[redacted]@proxy.corp:3128/' and socks5://[redacted]@10.0.0.1:1080");
+  const hint = "set credentials in HTTPS_PROXY (http://user:pass@…) or NO_PROXY";
+  assert.equal(scrub(hint), hint);
+});

@@ -1,7 +1,7 @@
 // AWS SDK errors → our taxonomy. Kept apart from the SDK so it is testable with plain objects.
 
 import { NoIdentityError, oneLine, ProviderError } from "../../errors.ts";
-import { SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
+import { proxyRefusal, SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
 
 interface AwsErrorLike {
   name?: string;
@@ -46,6 +46,15 @@ export const classifyAwsError = (
   host?: string,
 ): Error => {
   const err = (e ?? {}) as AwsErrorLike;
+  // The proxy refused the tunnel: neither the identity nor AWS said anything.
+  const refused = proxyRefusal(e);
+  if (refused) return new ProviderError(`${what}: ${refused.message}`);
+  // A plain-HTTP endpoint (AWS_ENDPOINT_URL=http://…) through a proxy: only a proxy answers 407.
+  if (err.$metadata?.httpStatusCode === 407) {
+    return new ProviderError(
+      `${what}: the proxy refused the request: 407 Proxy Authentication Required — set credentials in HTTP_PROXY (http://user:pass@…) or NO_PROXY`,
+    );
+  }
   const name = err.name ?? "";
   // A failing credential_process surfaces as "Command failed: <command line> <its stderr>": both
   // may hold secrets, so neither is repeated.

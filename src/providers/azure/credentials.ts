@@ -12,6 +12,7 @@ import type { Env } from "../../env.ts";
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { type AzureSource, managedIdentityHost, planAzure } from "../../identity/azure.ts";
 import type { AcrRoute } from "../../resolver.ts";
+import { proxyRefusal, recentProxyRefusal } from "../net-errors.ts";
 import { METADATA_CONNECT_MS, reachable, recentNetworkError } from "../network.ts";
 import type { FetchContext } from "../types.ts";
 import { brief, FIX, firstSentence, isUnavailable, networkCause, networkHint } from "./errors.ts";
@@ -214,6 +215,7 @@ export const entraToken = async (
       continue;
     }
     let got: AccessToken | null;
+    const t0 = performance.now();
     try {
       const credential = (a.make as () => TokenCredential)();
       got = await withDeadline(
@@ -233,6 +235,9 @@ export const entraToken = async (
       // A network, DNS, TLS or timeout failure is not the identity's fault: say so first.
       const seen = recentNetworkError();
       const found = networkCause(e);
+      // A proxy that refused the tunnel (MSAL keeps only "network_error": the refusal of this attempt).
+      const refused = proxyRefusal(e) ?? (found === "network error" ? recentProxyRefusal(t0) : undefined);
+      if (refused) throw new ProviderError(`${a.label} could not reach Entra ID for ${route.host}: ${refused.message}`);
       const net = found === "network error" && seen ? seen.code : found;
       if (net) {
         throw new ProviderError(

@@ -7,6 +7,7 @@ import { ProviderError } from "../../errors.ts";
 import { scrub } from "../../log.ts";
 import type { AcrRoute } from "../../resolver.ts";
 import { VERSION } from "../../version.ts";
+import { proxyRefusal } from "../net-errors.ts";
 import type { FetchContext } from "../types.ts";
 import type { EntraToken } from "./credentials.ts";
 import { brief } from "./errors.ts";
@@ -76,6 +77,8 @@ export const exchange = async (
     status = response.status;
     body = response.bodyAsText ?? "";
   } catch (e) {
+    const refused = proxyRefusal(e);
+    if (refused) throw new ProviderError(`the token exchange at ${url} failed: ${refused.message}`);
     const code = (e as { code?: string }).code;
     throw new ProviderError(
       `could not reach ${url}${code ? ` (${code})` : ""}: ${brief(e)}; check network, proxy (HTTPS_PROXY, NO_PROXY) and that ${server} is the registry's login server`,

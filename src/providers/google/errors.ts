@@ -3,7 +3,7 @@
 
 import { ConfigError, NoIdentityError, ProviderError } from "../../errors.ts";
 import { scrub } from "../../log.ts";
-import { SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
+import { proxyRefusal, SOCKET_ERROR_CODES, TLS_ERROR_CODES } from "../net-errors.ts";
 import type { TokenSource } from "./plan.ts";
 
 export const firstLine = (e: unknown): string => {
@@ -109,6 +109,9 @@ export const classifyGoogleError = (e: unknown, host: string, source: TokenSourc
   const rawCode = err.code ?? err.cause?.code;
   const code = typeof rawCode === "string" ? rawCode : undefined;
   const what = `Google ${source.describe} could not get an access token for ${host}`;
+  // The proxy refused the tunnel: nothing is known about the identity.
+  const refused = proxyRefusal(e);
+  if (refused) return new ProviderError(`${what}: ${refused.message}`);
   if (!err.response && [err.name, err.cause?.name].some((n) => n === "AbortError" || n === "TimeoutError")) {
     return new ProviderError(
       `${what}: ${endpoint ?? "the token endpoint"} did not answer within ${timeoutMs / 1000} s (timeout); check network and proxy settings, or raise DOCKER_CREDENTIAL_CLOUD_TIMEOUT`,

@@ -101,8 +101,9 @@ const mergedText = async (cur: string | null, ours: Entry[], file: string): Prom
     }) as typeof doc.contents;
     return HEADER + doc.toString({ lineWidth: 0 });
   }
+  const { aliasCycle, parseYaml } = await import("../../yaml.ts");
   const doc = parseDocument(cur, { version: "1.1" });
-  if (doc.errors.length > 0 || !isMap(doc.contents)) {
+  if (doc.errors.length > 0 || doc.warnings.length > 0 || aliasCycle(doc) !== undefined || !isMap(doc.contents)) {
     throw new UsageError(
       `${file}: not a YAML mapping; it was left untouched: check it with configure kubelet --check ${file}`,
     );
@@ -125,8 +126,7 @@ const mergedText = async (cur: string | null, ours: Entry[], file: string): Prom
   }
   const text = doc.toString({ lineWidth: 0 });
   // Unchanged content keeps the file byte for byte (no reformatting on a re-run).
-  const { parse } = await import("yaml");
-  return JSON.stringify(parse(text, { version: "1.1" })) === JSON.stringify(parse(cur, { version: "1.1" }))
+  return JSON.stringify(parseYaml(text, { version: "1.1" })) === JSON.stringify(parseYaml(cur, { version: "1.1" }))
     ? cur
     : text;
 };
