@@ -28,7 +28,10 @@ const parseTables = (): { report: Table; step: Table } => {
       cur = undefined;
       continue;
     }
-    if (!cur) tables.push((cur = []));
+    if (!cur) {
+      cur = [];
+      tables.push(cur);
+    }
     const raw = m[1] ?? "";
     const types = (m[2] ?? "").split(/\s*\\\|\s*/).map((t) => t.trim().replace(/^`(.*)`$/, "$1"));
     cur.push({ name: raw.replace(/\?$/, ""), optional: raw.endsWith("?"), types });
