@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, type CliResult, runCli } from "../support/cli.ts";
+import { assertExplainSchema } from "../support/explain-schema.ts";
 import { type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
 import { accessKeyOfPassword, type FakeEcrRegistry, startFakeEcrRegistry } from "../support/fake-ecr-registry.ts";
 import { type Ca, makeCa } from "../support/tls.ts";
@@ -236,6 +237,16 @@ describe("explain", () => {
     assert.equal(j.probe.manifest.error.code, "DENIED");
     assert.deepEqual(Object.keys(j.verdict), ["ok", "code", "problem", "next"]);
     assert.equal(j.verdict.code, 5);
+    // Every field as documented in docs/troubleshooting.md, here and for an allowed pull and a HOST.
+    assertExplainSchema(j, "AWS denied");
+    const allowed = await runCli(["explain", "--json", IMAGE()], "", env);
+    assert.equal(allowed.code, 0, allowed.stdout);
+    assertExplainSchema(JSON.parse(allowed.stdout), "AWS allowed");
+    const host = await runCli(["explain", "--json", registry.host], "", env);
+    assertExplainSchema(JSON.parse(host.stdout), "AWS host");
+    const notOurs = await runCli(["explain", "--json", "quay.io/x/y:1"], "", env);
+    assert.equal(notOurs.code, 2);
+    assertExplainSchema(JSON.parse(notOurs.stdout), "not ours");
   });
 
   test("a look-alike host is refused with the reason, without any cloud call", async (t) => {

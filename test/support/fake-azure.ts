@@ -67,7 +67,21 @@ export interface FakeRegistry {
   refreshToken?: string;
   /** Answer the exchange with a 307 to https://<redirectTo>/oauth2/exchange (a client must not follow). */
   redirectTo?: string;
+  /**
+   * Repositories and their tags, served at /v2/<repo>/manifests/<ref> to a Bearer access token from
+   * /oauth2/token (explain's probe). Without it those routes are not served.
+   */
+  repos?: Record<string, string[]>;
+  /**
+   * Who holds AcrPull on the registry: app ids (service principals, user-assigned identities) or
+   * sources ("imds", "cli", …). Others get an access token without pull rights, and the manifest
+   * 401 ACR sends. Default: everyone.
+   */
+  pullers?: string[];
 }
+
+/** ACR's words when a token lacks the rights for a repository (401 UNAUTHORIZED). */
+export const ACR_UNAUTHORIZED = "authentication required, visit https://aka.ms/acr/authorization for more information.";
 
 export interface FakeAzureOptions {
   /** The CA the proxy's leaves chain to (e2e: shared with the registry); default a fresh one, removed by close(). */
@@ -96,6 +110,8 @@ export interface FakeAzure {
   unexpected: Call[];
   /** Claims of every access token the fake issued or registered, by token. */
   tokens: Map<string, Record<string, unknown>>;
+  /** Registry access tokens issued by /oauth2/token: the identity, the repository and whether it may pull. */
+  registryTokens: Map<string, { host: string; who: string; repo?: string; pull: boolean }>;
   /**
    * Registers and returns an access token as if Entra had issued it (for a fake `az`). Like Entra's,
    * its claims say who it is (the "who am I" the verbs read): tid, oid (a stable object id per
@@ -200,6 +216,9 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
   const calls: Call[] = [];
   const unexpected: Call[] = [];
   const tokens = new Map<string, Record<string, unknown>>();
+  // Refresh tokens minted by the exchange: for which registry, and which identity (app id or source).
+  const refreshTokens = new Map<string, { host: string; who: string }>();
+  const registryTokens: FakeAzure["registryTokens"] = new Map();
   const now = () => Math.floor(Date.now() / 1000);
   const caDir = opts.ca ? undefined : await mkdtemp(join(tmpdir(), "dcc-fake-azure-"));
   const ca = opts.ca ?? (await makeCa(caDir as string));
@@ -338,12 +357,45 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
   const registry = (call: Call, res: ServerResponse, host: string) => {
     const reg = registries[host];
     if (!reg) return notRouted(call, res);
+    const challenge = (scope?: string) =>
+      `Bearer realm="https://${host}/oauth2/token",service="${host}"${scope ? `,scope="${scope}"` : ""}`;
+    const bearer = /^Bearer (.+)$/.exec(call.headers.authorization ?? "")?.[1];
+    const access = bearer ? registryTokens.get(bearer) : undefined;
     if (call.method === "GET" && call.path === "/v2/") {
-      res.writeHead(401, {
-        "content-type": "application/json",
-        "www-authenticate": `Bearer realm="https://${host}/oauth2/token",service="${host}"`,
-      });
+      if (access?.host === host) return json(res, 200, {});
+      res.writeHead(401, { "content-type": "application/json", "www-authenticate": challenge() });
       res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }));
+      return;
+    }
+    if (call.path === "/oauth2/token" && (call.method === "GET" || call.method === "POST")) {
+      return registryToken(call, res, host, reg);
+    }
+    const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(call.path);
+    if (manifest && reg.repos && (call.method === "GET" || call.method === "HEAD")) {
+      const [, repo = "", ref = ""] = manifest;
+      const scope = `repository:${repo}:pull`;
+      // Like ACR: a token without pull rights on this repository is "authentication required".
+      if (!access || access.host !== host || access.repo !== repo || !access.pull) {
+        res.writeHead(401, { "content-type": "application/json", "www-authenticate": challenge(scope) });
+        res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: ACR_UNAUTHORIZED }] }));
+        return;
+      }
+      const tags = reg.repos[repo];
+      if (!tags) {
+        return json(res, 404, {
+          errors: [{ code: "NAME_UNKNOWN", message: `repository name not known to registry`, detail: { name: repo } }],
+        });
+      }
+      if (!tags.includes(ref)) {
+        return json(res, 404, {
+          errors: [{ code: "MANIFEST_UNKNOWN", message: `manifest tagged by "${ref}" is not found` }],
+        });
+      }
+      res.writeHead(200, {
+        "content-type": "application/vnd.oci.image.manifest.v1+json",
+        "docker-content-digest": `sha256:${createHash("sha256").update(`${repo}:${ref}`).digest("hex")}`,
+      });
+      res.end(call.method === "HEAD" ? undefined : JSON.stringify({ schemaVersion: 2 }));
       return;
     }
     if (call.method !== "POST" || call.path !== "/oauth2/exchange") return notRouted(call, res);
@@ -374,7 +426,46 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
         aud: host,
         tid: String(claims.tid),
       });
+    refreshTokens.set(refresh, { host, who: String(claims.appid || claims.src) });
     json(res, 200, { refresh_token: refresh });
+  };
+
+  // ACR's token endpoint: a refresh token (from /oauth2/exchange) for an access token scoped to a
+  // repository. GET with Basic 00000000-0000-0000-0000-000000000000:<refresh token> (what Docker
+  // sends), or POST grant_type=refresh_token; service must be the registry, scope
+  // repository:<name>:<actions>. The access token carries pull rights only for an AcrPull holder.
+  const registryToken = (call: Call, res: ServerResponse, host: string, reg: FakeRegistry) => {
+    const unauthorized = (message: string) => json(res, 401, { errors: [{ code: "UNAUTHORIZED", message }] });
+    let refresh: string | undefined;
+    let params: Record<string, string>;
+    if (call.method === "GET") {
+      params = call.query;
+      const basic = /^Basic (.+)$/.exec(call.headers.authorization ?? "")?.[1];
+      if (!basic) return unauthorized(ACR_UNAUTHORIZED);
+      const decoded = Buffer.from(basic, "base64").toString("utf8");
+      const i = decoded.indexOf(":");
+      if (decoded.slice(0, i) !== ACR_USER) return unauthorized(`user name must be ${ACR_USER} for a refresh token`);
+      refresh = decoded.slice(i + 1);
+    } else {
+      params = call.form;
+      if (params.grant_type !== "refresh_token") {
+        return json(res, 400, { errors: [{ code: "UNSUPPORTED", message: `grant_type ${params.grant_type}` }] });
+      }
+      refresh = params.refresh_token;
+    }
+    if (params.service !== host) {
+      return json(res, 400, { errors: [{ code: "UNSUPPORTED", message: `service ${params.service} is not ${host}` }] });
+    }
+    const scope = params.scope;
+    const m = scope ? /^repository:([a-z0-9._/-]+):([a-z*,]+)$/.exec(scope) : null;
+    if (scope && !m) return json(res, 400, { errors: [{ code: "UNSUPPORTED", message: `bad scope ${scope}` }] });
+    const who = refreshTokens.get(refresh ?? "");
+    if (!who || who.host !== host) return unauthorized(ACR_UNAUTHORIZED);
+    const pull =
+      (reg.pullers === undefined || reg.pullers.includes(who.who)) && Boolean(m?.[2]?.split(",").includes("pull"));
+    const token = fakeJwt({ iss: "Azure Container Registry", aud: host, n: randomBytes(6).toString("hex") });
+    registryTokens.set(token, { host, who: who.who, ...(m?.[1] ? { repo: m[1] } : {}), pull });
+    json(res, 200, { access_token: token });
   };
 
   // ---- Managed identity (plain http) -----------------------------------------------------------------
@@ -470,6 +561,7 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     calls,
     unexpected,
     tokens,
+    registryTokens,
     mintAccessToken,
     env: () => ({
       HTTPS_PROXY: proxy.url,

@@ -16,6 +16,10 @@
 //                                                  form field, never the URL): like Google, the
 //                                                  e-mail only for user tokens (their grant carries
 //                                                  the userinfo.email scope), azp/aud for others
+//       <location>-docker.pkg.dev, gcr.io… the registry (when `registry` is set): GET /v2/ (a Bearer
+//                                                  challenge), GET /v2/token (Basic oauth2accesstoken:<access
+//                                                  token> for a registry token), manifests; the denial is
+//                                                  Artifact Registry's 403 DENIED "Permission … denied on resource"
 // Children reach the proxy with `env()`: HTTPS_PROXY, NO_PROXY=127.0.0.1,localhost and
 // NODE_EXTRA_CA_CERTS=<test CA>. Every issued access token is recorded with the principal it
 // stands for, so a test can tell which identity the CLI actually used.
@@ -59,6 +63,32 @@ export interface StsTrust {
   subject: string;
 }
 
+/** An Artifact Registry repository (projects/<project>/locations/<location>/repositories/<name>). */
+export interface FakeGarRepo {
+  /** Images in it (path below the repository) with their tags. */
+  images: Record<string, string[]>;
+  /** Principals with roles/artifactregistry.reader on it ("serviceAccount:<email>", "user:<e-mail>"). */
+  readers: string[];
+}
+
+export interface FakeGarRegistry {
+  /** Repositories by "<project>/<repository>"; the location is the host's. */
+  repos: Record<string, FakeGarRepo>;
+  /** Where a principal without the reader role is refused: the manifest (default) or the token endpoint. */
+  denyAt?: "manifest" | "token";
+}
+
+/** Artifact Registry's words for a principal without roles/artifactregistry.reader. */
+export const garDenied = (project: string, location: string, repo: string) =>
+  `Permission "artifactregistry.repositories.downloadArtifacts" denied on resource "projects/${project}/locations/${location}/repositories/${repo}" (or it may not exist)`;
+
+/** The Artifact Registry location a registry host stands for (gcr.io hosts are multi-regions). */
+export const garLocation = (host: string): string => {
+  const m = /^(.+)-docker\.pkg\.dev$/.exec(host);
+  if (m?.[1]) return m[1];
+  return host === "eu.gcr.io" ? "europe" : host === "asia.gcr.io" ? "asia" : "us";
+};
+
 export interface FakeGoogle {
   ca: Ca;
   proxy: MitmProxy;
@@ -100,6 +130,10 @@ export interface FakeGoogle {
   awsInstance: NonNullable<StsTrust["aws"]> | undefined;
   /** The subject token served at /subject-token as {"id_token": …} (url-sourced external accounts). */
   urlSubjectToken: string;
+  /** The registry served on Google registry hosts (explain's probe); unset: those hosts are not served. */
+  registry: FakeGarRegistry | undefined;
+  /** Registry tokens /v2/token issued: the principal and the repository they are for. */
+  registryTokens: Map<string, { host: string; principal: string; scope: string; pull: boolean }>;
   /** The principal of each token tokeninfo was asked about, in order. */
   tokenInfoCalls: string[];
   /** Principal of a token the CLI printed; throws when the fake never issued it. */
@@ -371,10 +405,86 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     });
   };
 
+  // -- a Google registry (Artifact Registry; gcr.io behaves the same) ---------------------------
+  const isRegistryHost = (host: string) => /^[a-z0-9-]+-docker\.pkg\.dev$|^([a-z]+\.)?gcr\.io$/.test(host);
+  const registryError = (res: ServerResponse, status: number, code: string, message: string, headers = {}) =>
+    json(res, status, { errors: [{ code, message }] }, headers);
+  /** "<project>/<repository>/<image…>" → the repository, when it exists. */
+  const repoOf = (path: string) => {
+    const [project = "", repo = "", ...rest] = path.split("/");
+    return { project, repo, image: rest.join("/"), def: fake.registry?.repos[`${project}/${repo}`] };
+  };
+  const handleRegistry = (req: IncomingMessage, res: ServerResponse, host: string, url: URL) => {
+    const reg = fake.registry as FakeGarRegistry;
+    const location = garLocation(host);
+    const challenge = `Bearer realm="https://${host}/v2/token",service="${host}"`;
+    const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    const access = bearer ? fake.registryTokens.get(bearer) : undefined;
+    if (req.method === "GET" && url.pathname === "/v2/") {
+      if (access?.host === host) return json(res, 200, {});
+      return registryError(
+        res,
+        401,
+        "UNAUTHORIZED",
+        'Unauthenticated request. Unauthenticated requests do not have permission "artifactregistry.repositories.downloadArtifacts" on resource',
+        { "www-authenticate": challenge },
+      );
+    }
+    if (req.method === "GET" && url.pathname === "/v2/token") {
+      const basic = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+      const [user, ...pw] = Buffer.from(basic ?? "", "base64")
+        .toString("utf8")
+        .split(":");
+      if (user !== "oauth2accesstoken") {
+        reject(`registry token request with user ${user}`);
+        return registryError(res, 401, "UNAUTHORIZED", "Not Authorized.");
+      }
+      if (url.searchParams.get("service") !== host) reject(`registry token service=${url.searchParams.get("service")}`);
+      const info = issued.get(pw.join(":"));
+      if (!info || info.expiresAt < Date.now()) return registryError(res, 401, "UNAUTHORIZED", "Not Authorized.");
+      const scope = url.searchParams.get("scope") ?? "";
+      const m = /^repository:([^:]+):([a-z*,]+)$/.exec(scope);
+      if (scope && !m) reject(`registry token scope=${scope}`);
+      const r = m?.[1] ? repoOf(m[1]) : undefined;
+      const pull = Boolean(r?.def?.readers.includes(info.principal));
+      if (r && !pull && reg.denyAt === "token") {
+        return registryError(res, 403, "DENIED", garDenied(r.project, location, r.repo));
+      }
+      const token = `gar-${randomBytes(18).toString("base64url")}`;
+      fake.registryTokens.set(token, { host, principal: info.principal, scope, pull });
+      return json(res, 200, { token, expires_in: 3600, issued_at: new Date().toISOString() });
+    }
+    const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname);
+    if (manifest && (req.method === "GET" || req.method === "HEAD")) {
+      const [, path = "", ref = ""] = manifest;
+      if (!access || access.host !== host) {
+        return registryError(res, 401, "UNAUTHORIZED", "Unauthenticated request.", { "www-authenticate": challenge });
+      }
+      const r = repoOf(path);
+      if (access.scope !== `repository:${path}:pull` || !access.pull) {
+        return registryError(res, 403, "DENIED", garDenied(r.project, location, r.repo));
+      }
+      if (!r.def?.images[r.image]?.includes(ref)) {
+        return registryError(
+          res,
+          404,
+          "MANIFEST_UNKNOWN",
+          `Failed to fetch "${ref}" from request "/v2/${path}/manifests/${ref}".`,
+        );
+      }
+      res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json" });
+      res.end(req.method === "HEAD" ? undefined : JSON.stringify({ schemaVersion: 2 }));
+      return;
+    }
+    reject(`unexpected registry request ${req.method} https://${host}${url.pathname}`);
+    return registryError(res, 404, "NOT_FOUND", "not found");
+  };
+
   const handleGoogle = async (req: IncomingMessage, res: ServerResponse, host: string) => {
     const url = new URL(req.url ?? "/", `https://${host}`);
     const body = await readBody(req);
     seen.push({ host, method: req.method ?? "", path: url.pathname, headers: req.headers, body });
+    if (fake.registry && isRegistryHost(host)) return handleRegistry(req, res, host, url);
     if (fake.hang) return; // never answers; the client's timeout must fire
     if (fake.stallBody) {
       res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": "4096" });
@@ -517,6 +627,8 @@ export const startFakeGoogle = async (): Promise<FakeGoogle> => {
     ttlSeconds: 3599,
     nextTokens: [],
     tokenInfoCalls: [],
+    registry: undefined,
+    registryTokens: new Map(),
     awsInstance: undefined,
     urlSubjectToken: `url-subject-${randomBytes(6).toString("hex")}`,
     gcloudTrapDir,

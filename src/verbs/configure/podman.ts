@@ -9,16 +9,23 @@
 // Verified with Debian 12's containers/image 5.23.1 (skopeo 1.9.3, podman 4.3.1, buildah 1.28.2):
 // see docs/configure.md.
 
-import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UsageError } from "../../errors.ts";
 import { type ConfigureContext, Report, warnIfNotOnPath } from "./context.ts";
 import { HELPER } from "./docker.ts";
 import { indentOf, jsonText, parseJsonObject, readCurrent, replaceFile, unifiedDiff } from "./files.ts";
 import { exactHost } from "./hosts.ts";
+import {
+  credentialHelperSettings,
+  formatHelpers,
+  registriesConfOrder,
+  SYSTEM_REGISTRIES_DIR,
+  userRegistriesConf,
+} from "./podman-conf.ts";
+
+export { SYSTEM_REGISTRIES_DIR } from "./podman-conf.ts";
 
 export const DROP_IN_NAME = "50-docker-credential-cloud.conf";
-export const SYSTEM_REGISTRIES_DIR = "/etc/containers/registries.conf.d";
 export const DROP_IN_TEXT = `# Written by \`docker-credential-cloud configure podman\`: podman, skopeo and buildah ask
 # docker-credential-cloud for every registry first (it answers "not found" for registries that are
 # not its own), then the auth files (containers-auth.json(5)). Delete this file to undo.
@@ -44,24 +51,6 @@ export const dropInDir = (ctx: ConfigureContext, system: boolean): string =>
   system ? SYSTEM_REGISTRIES_DIR : join(ctx.home, ".config", "containers", "registries.conf.d");
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Other registries.conf files that also set credential-helpers (the last one read wins). */
-const otherCredentialHelpers = async (ctx: ConfigureContext, ours: string): Promise<string[]> => {
-  const files = ["/etc/containers/registries.conf", join(ctx.home, ".config", "containers", "registries.conf")];
-  for (const dir of [SYSTEM_REGISTRIES_DIR, dropInDir(ctx, false)]) {
-    try {
-      for (const f of (await readdir(dir)).sort()) if (f.endsWith(".conf")) files.push(join(dir, f));
-    } catch {}
-  }
-  const found: string[] = [];
-  for (const f of files) {
-    if (f === ours) continue;
-    try {
-      if (/^\s*credential-helpers\s*=/m.test(await readFile(f, "utf8"))) found.push(f);
-    } catch {}
-  }
-  return found;
-};
 
 export const configurePodman = async (ctx: ConfigureContext, o: PodmanOptions) => {
   if (!o.dropIn && o.registries.length === 0) {
@@ -130,10 +119,30 @@ export const configurePodman = async (ctx: ConfigureContext, o: PodmanOptions) =
         if (w.backup) r.say(`  backup of the previous file: ${w.backup}`);
       }
     }
-    for (const other of await otherCredentialHelpers(ctx, file)) {
+    // containers/image reads the files in order and the last credential-helpers wins.
+    const order = registriesConfOrder(ctx.home, file);
+    if (!order.includes(file)) {
       r.warn(
-        `${other} also sets credential-helpers; drop-ins are read in name order after registries.conf and the last one wins`,
+        `${file} is not read: ${userRegistriesConf(ctx.home)} exists, and then containers/image reads only the drop-ins of ${join(ctx.home, ".config", "containers", "registries.conf.d")} for this user; run configure podman without --system`,
       );
+    } else {
+      const settings = credentialHelperSettings(order, { [file]: DROP_IN_TEXT });
+      const at = settings.findIndex((x) => x.path === file);
+      const later = settings.slice(at + 1);
+      const winner = later[later.length - 1];
+      if (winner && !winner.helpers.includes(HELPER)) {
+        r.warn(
+          `ours is overridden and ignored: ${winner.path} sets ${formatHelpers(winner.helpers)} and is read after ${file}, so podman, skopeo and buildah do not ask docker-credential-cloud; remove that credential-helpers line, or put "${HELPER}" first in it`,
+        );
+      } else if (winner) {
+        r.say(
+          `note: ${winner.path} sets ${formatHelpers(winner.helpers)} after ours and is the one in force; it asks ${HELPER}`,
+        );
+      }
+      for (const x of later.slice(0, -1)) r.say(`note: ${x.path} also sets ${formatHelpers(x.helpers)} after ours`);
+      for (const x of settings.slice(0, at)) {
+        r.say(`note: ${x.path} sets ${formatHelpers(x.helpers)}; ${file} is read after it and replaces it`);
+      }
     }
     if (!o.system && ctx.uid === 0)
       r.say(`note: --system writes ${SYSTEM_REGISTRIES_DIR}/${DROP_IN_NAME} for every user`);

@@ -11,6 +11,7 @@ import { isObj } from "../../json.ts";
 import { scrub } from "../../log.ts";
 import { parseServerUrl } from "../../registry/hosts.ts";
 import type { Env, Settings } from "../../settings.ts";
+import { credentialHelperSettings, registriesConfOrder } from "../configure/podman-conf.ts";
 import type { CacheCheck, ClientConfig, FileCheck, PathCheck, StoreCheck } from "./report.ts";
 
 const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(3, "0");
@@ -274,26 +275,6 @@ const dockerLike = (client: ClientConfig["client"], file: string): ClientConfig 
   };
 };
 
-/** registries.conf files in the order containers/image reads them (the last credential-helpers wins). */
-const registriesConfs = (env: Env, home: string): string[] => {
-  const userDir = path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "containers");
-  const files: string[] = [];
-  const user = path.join(userDir, "registries.conf");
-  files.push(fs.existsSync(user) ? user : "/etc/containers/registries.conf");
-  for (const dir of ["/etc/containers/registries.conf.d", path.join(userDir, "registries.conf.d")]) {
-    try {
-      for (const f of fs.readdirSync(dir).sort()) if (f.endsWith(".conf")) files.push(path.join(dir, f));
-    } catch {}
-  }
-  return files;
-};
-
-const credentialHelpersOf = (text: string): string[] | undefined => {
-  const m = /^\s*credential-helpers\s*=\s*\[([^\]]*)\]/m.exec(text);
-  if (!m) return undefined;
-  return [...(m[1] ?? "").matchAll(/"([^"]*)"|'([^']*)'/g)].map((x) => x[1] ?? x[2] ?? "");
-};
-
 export const clientConfigs = (env: Env, home: string, uid: number | undefined): ClientConfig[] => {
   const out: ClientConfig[] = [];
   const dockerFile = env.DOCKER_CONFIG
@@ -316,19 +297,21 @@ export const clientConfigs = (env: Env, home: string, uid: number | undefined): 
     const c = dockerLike("podman/skopeo/buildah", f);
     if (c.found || f === authFiles[authFiles.length - 1]) out.push({ ...c, wired: c.hosts.length > 0 });
   }
-  for (const f of registriesConfs(env, home)) {
-    const r = readText(f);
-    if (!("text" in r)) continue;
-    const helpers = credentialHelpersOf(r.text);
-    if (!helpers) continue;
+  // registries.conf files in the order containers/image reads them: only the last credential-helpers
+  // is in force, so a file listing cloud before a later one that does not is not wired.
+  const settings = credentialHelperSettings(registriesConfOrder(home));
+  const inForce = settings[settings.length - 1];
+  for (const x of settings) {
+    const overridden = x !== inForce && inForce ? inForce : undefined;
     out.push({
       client: "podman/skopeo/buildah",
-      path: f,
+      path: x.path,
       found: true,
       parses: true,
       hosts: [],
-      credentialHelpers: helpers,
-      wired: helpers.includes(HELPER),
+      credentialHelpers: x.helpers,
+      ...(overridden ? { overriddenBy: { path: overridden.path, credentialHelpers: overridden.helpers } } : {}),
+      wired: !overridden && x.helpers.includes(HELPER),
     });
   }
   return out;

@@ -189,6 +189,17 @@ export const run = async (argv: string[], ctx: DoctorContext): Promise<VerbResul
       next: `install it there: sudo install -m 0755 ${ctx.self} /usr/local/bin/docker-credential-cloud`,
     });
   }
+  for (const c of configs) {
+    if (
+      c.overriddenBy &&
+      c.credentialHelpers?.includes("cloud") &&
+      !c.overriddenBy.credentialHelpers.includes("cloud")
+    ) {
+      warnings.push(
+        `podman, skopeo and buildah do not ask cloud: ${c.path} lists it in credential-helpers, but ${c.overriddenBy.path} (read after it) sets credential-helpers = [${c.overriddenBy.credentialHelpers.join(", ")}], and the last one wins; remove that line or put "cloud" first in it`,
+      );
+    }
+  }
   if (configs.every((c) => !c.wired)) {
     warnings.push(
       'no Docker or podman config points at "cloud": run docker-credential-cloud configure docker|podman (the kubelet is configured separately: configure kubelet)',

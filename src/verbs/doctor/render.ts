@@ -77,7 +77,7 @@ export const render = (r: DoctorReport, st: Style, now: number): string => {
       : cfg.parses === false || cfg.error
         ? `${mark(st, "failed")} ${cfg.error}`
         : cfg.credentialHelpers
-          ? `credential-helpers = [${cfg.credentialHelpers.join(", ")}]${cfg.wired ? ": every registry asks cloud first" : ""}`
+          ? `credential-helpers = [${cfg.credentialHelpers.join(", ")}]${cfg.wired ? ": every registry asks cloud first" : cfg.overriddenBy ? `: overridden by ${cfg.overriddenBy.path} (credential-helpers = [${cfg.overriddenBy.credentialHelpers.join(", ")}]), read after it` : ""}`
           : [
               cfg.credsStore
                 ? `credsStore ${cfg.credsStore}${cfg.credsStore === "cloud" ? " (every registry)" : ""}`

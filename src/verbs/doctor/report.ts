@@ -99,6 +99,8 @@ export interface ClientConfig {
   hosts: string[];
   /** registries.conf credential-helpers, when the file sets them. */
   credentialHelpers?: string[];
+  /** A registries.conf file read later whose credential-helpers replace these (not wired then). */
+  overriddenBy?: { path: string; credentialHelpers: string[] };
   wired: boolean;
 }
 

@@ -11,6 +11,7 @@ import { type CredentialDeps, routeToken } from "../../credentials.ts";
 import { clipLine, oneLine } from "../../errors.ts";
 import { createLogger, scrub } from "../../log.ts";
 import { IRSA_ROLE_ANNOTATION, NO_ROLE_FALLBACK } from "../../providers/aws/plan.ts";
+import { network } from "../../providers/network.ts";
 import { type Route, resolveRoute, type Workload } from "../../resolver.ts";
 import type { Settings } from "../../settings.ts";
 import { credentialDeps, edgeSettings } from "../../wiring.ts";
@@ -149,14 +150,22 @@ export const run = async (argv: string[], ctx: VerbContext): Promise<VerbResult>
       workload,
       annotations,
     );
-  // verdict last in the JSON, as documented
-  const { verdict: _placeholder, ...rest } = report;
-  const final: ExplainReport = { ...rest, verdict: verdictFor(report, dropped.dropped, settings) };
-  Object.assign(report, final);
-  delete (report as Partial<ExplainReport>).verdict;
-  report.verdict = final.verdict;
-  const stdout = values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, styleFor(ctx), ctx.now());
-  return { stdout, stderr: stderrLines.join(""), code: report.verdict.code };
+  // The documented key order (docs/troubleshooting.md), whichever step filled a field first: Google
+  // and Azure establish the identity after the token.
+  const verdict = verdictFor(report, dropped.dropped, settings);
+  const ordered: ExplainReport = {
+    schema: report.schema,
+    input: report.input,
+    as: report.as,
+    reference: report.reference,
+    route: report.route,
+    ...(report.identity ? { identity: report.identity } : {}),
+    ...(report.token ? { token: report.token } : {}),
+    ...(report.probe ? { probe: report.probe } : {}),
+    verdict,
+  };
+  const stdout = values.json ? `${JSON.stringify(ordered, null, 2)}\n` : render(ordered, styleFor(ctx), ctx.now());
+  return { stdout, stderr: stderrLines.join(""), code: verdict.code };
 };
 
 const explainRoute = async (
@@ -209,6 +218,7 @@ const explainRoute = async (
       ...(w.principal ? { principal: w.principal } : {}),
       ...(w.basePrincipal ? { basePrincipal: w.basePrincipal } : {}),
       ...(w.via ? { via: w.via } : {}),
+      ...(w.facts ? { facts: w.facts } : {}),
       notes,
       ...(w.error ? { error: w.error } : {}),
     };
@@ -258,12 +268,16 @@ const explainRoute = async (
   } else if (route.provider === "acr") identity(await whoAzure(route, whoOptions));
   if (creds && report.reference) {
     const ref = report.reference;
+    // The program's network decisions (proxy per HTTPS_PROXY/NO_PROXY, the CA bundles) under Bun;
+    // under Node the global fetch.
+    const net = await network(settings.env, log).catch(() => undefined);
     report.probe = await probeRegistry(
       ref.host,
       ref.kind === "image" ? ref.path : undefined,
       ref.digest ?? ref.tag,
       creds,
       timeoutMs,
+      net?.fetch ?? fetch,
     );
   }
 };

@@ -16,10 +16,18 @@ export interface HttpStep {
 
 export interface Probe {
   anonymous: HttpStep;
-  base: HttpStep;
+  /**
+   * Bearer registries (GCR, Artifact Registry, ACR): the credentials exchanged at the challenge's
+   * realm for a registry token (the URL carries service and scope only, never a secret).
+   */
+  token?: HttpStep;
+  /** GET /v2/ with the credentials; absent when the registry cannot be reached or the token step failed. */
+  base?: HttpStep;
   manifest?: HttpStep;
   ok: boolean;
 }
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -42,13 +50,14 @@ const readError = async (res: Response): Promise<HttpStep["error"]> => {
 };
 
 const request = async (
+  fetcher: FetchLike,
   method: string,
   url: string,
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<{ step: HttpStep; res?: Response }> => {
   try {
-    const res = await fetch(url, { method, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetcher(url, { method, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
     return { step: { method, url, status: res.status }, res };
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -58,27 +67,49 @@ const request = async (
   }
 };
 
-/** Bearer registries (GCR, Artifact Registry, ACR): exchange the Basic credentials at the realm. */
+/**
+ * Bearer registries (GCR, Artifact Registry, ACR): exchange the Basic credentials at the realm, as
+ * Docker does (GET with Basic: ACR takes its refresh token with the user 00000000-0000-0000-0000-
+ * 000000000000, Google its access token with the user oauth2accesstoken).
+ */
 const bearerFor = async (
+  fetcher: FetchLike,
   challenge: string,
   basic: string,
   scope: string | undefined,
   host: string,
   timeoutMs: number,
-): Promise<string | undefined> => {
+): Promise<{ step: HttpStep; token?: string }> => {
   const params = Object.fromEntries(
     [...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]?.toLowerCase() ?? "", m[2] ?? ""]),
   );
-  if (!params.realm) return undefined;
-  const realm = new URL(params.realm);
+  let realm: URL;
+  try {
+    realm = new URL(params.realm ?? "");
+  } catch {
+    return { step: { method: "GET", url: "", status: null, error: { message: "the challenge names no realm" } } };
+  }
   // The token endpoint must be the registry's own host: never hand the credentials elsewhere.
-  if (realm.protocol !== "https:" || realm.host !== host) return undefined;
+  if (realm.protocol !== "https:" || realm.host !== host) {
+    const message = `the challenge's realm ${realm.origin} is not https://${host}: the credentials were not sent there`;
+    return { step: { method: "GET", url: `${realm.origin}${realm.pathname}`, status: null, error: { message } } };
+  }
   if (params.service) realm.searchParams.set("service", params.service);
   if (scope) realm.searchParams.set("scope", scope);
-  const { res } = await request("GET", realm.toString(), { authorization: basic }, timeoutMs);
-  if (!res?.ok) return undefined;
-  const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
-  return body.token ?? body.access_token;
+  const { step, res } = await request(fetcher, "GET", realm.toString(), { authorization: basic }, timeoutMs);
+  if (!res) return { step };
+  if (!res.ok) {
+    const err = await readError(res);
+    if (err) step.error = err;
+    return { step };
+  }
+  const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
+  const token = typeof body.token === "string" ? body.token : body.access_token;
+  if (typeof token !== "string" || !token) {
+    step.error = { message: "the token endpoint answered without a token" };
+    return { step };
+  }
+  return { step, token };
 };
 
 export const probeRegistry = async (
@@ -87,40 +118,46 @@ export const probeRegistry = async (
   reference: string | undefined,
   creds: { username: string; secret: string },
   timeoutMs: number,
+  fetcher: FetchLike = fetch,
 ): Promise<Probe> => {
   const origin = `https://${host}`;
-  const anon = await request("GET", `${origin}/v2/`, {}, timeoutMs);
+  const anon = await request(fetcher, "GET", `${origin}/v2/`, {}, timeoutMs);
   const anonymous = anon.step;
   const challenge = anon.res?.headers.get("www-authenticate") ?? undefined;
   if (challenge) anonymous.challenge = challenge;
   await anon.res?.body?.cancel().catch(() => {});
-  if (anonymous.status === null) return { anonymous, base: anonymous, ok: false };
+  if (anonymous.status === null) return { anonymous, ok: false };
   let auth = `Basic ${Buffer.from(`${creds.username}:${creds.secret}`).toString("base64")}`;
+  let token: HttpStep | undefined;
   if (challenge && /^bearer\s/i.test(challenge)) {
     const scope = repoPath ? `repository:${repoPath}:pull` : undefined;
-    const bearer = await bearerFor(challenge, auth, scope, host, timeoutMs);
-    if (bearer) auth = `Bearer ${bearer}`;
+    const bearer = await bearerFor(fetcher, challenge, auth, scope, host, timeoutMs);
+    token = bearer.step;
+    // Without a registry token there is nothing to probe with: the token step's answer is the verdict.
+    if (!bearer.token) return { anonymous, token, ok: false };
+    auth = `Bearer ${bearer.token}`;
   }
-  const b = await request("GET", `${origin}/v2/`, { authorization: auth }, timeoutMs);
+  const withToken = token ? { token } : {};
+  const b = await request(fetcher, "GET", `${origin}/v2/`, { authorization: auth }, timeoutMs);
   const base = b.step;
   if (b.res && !b.res.ok) {
     const err = await readError(b.res);
     if (err) base.error = err;
   } else await b.res?.body?.cancel().catch(() => {});
   if (!repoPath || base.status === null || (base.status !== 200 && base.status !== 404)) {
-    return { anonymous, base, ok: base.status === 200 && !repoPath };
+    return { anonymous, ...withToken, base, ok: base.status === 200 && !repoPath };
   }
   const url = `${origin}/v2/${repoPath}/manifests/${reference ?? "latest"}`;
   const headers = { authorization: auth, accept: MANIFEST_TYPES };
-  const h = await request("HEAD", url, headers, timeoutMs);
+  const h = await request(fetcher, "HEAD", url, headers, timeoutMs);
   const manifest = h.step;
   if (h.res && !h.res.ok) {
     // HEAD has no body: ask again with GET to quote the registry's own words.
-    const g = await request("GET", url, headers, timeoutMs);
+    const g = await request(fetcher, "GET", url, headers, timeoutMs);
     if (g.res) {
       const err = await readError(g.res);
       if (err) manifest.error = err;
     }
   }
-  return { anonymous, base, manifest, ok: manifest.status === 200 };
+  return { anonymous, ...withToken, base, manifest, ok: manifest.status === 200 };
 };

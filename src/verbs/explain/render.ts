@@ -56,9 +56,13 @@ export const render = (r: ExplainReport, st: Style, now: number): string => {
       "registry",
       `anonymous GET /v2/ → ${p.anonymous.status ?? "no answer"}${p.anonymous.challenge ? ` (${p.anonymous.challenge})` : ""}`,
     );
-    sub(line(p.base));
+    if (p.token) sub(`${line(p.token)}  (registry token)`);
+    if (p.base) sub(line(p.base));
     if (p.manifest) sub(line(p.manifest));
-    const err = p.manifest?.error ?? (p.base.status !== 200 ? p.base.error : undefined);
+    const err =
+      p.manifest?.error ??
+      (p.base && p.base.status !== 200 ? p.base.error : undefined) ??
+      (p.token && !p.base ? p.token.error : undefined);
     if (err && p.manifest?.status !== 200) sub(`registry says: "${err.message}"`);
   }
   const v = r.verdict;

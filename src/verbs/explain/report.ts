@@ -34,6 +34,8 @@ export interface ExplainReport {
     basePrincipal?: string;
     /** How the principal was established: "STS GetCallerIdentity", "tokeninfo", "the Entra token's claims …". */
     via?: string;
+    /** What the cloud says about the principal (Azure: tenant, objectId, appId, user, type); never a secret. */
+    facts?: Record<string, string>;
     notes: string[];
     error?: string;
   };

@@ -1,5 +1,6 @@
 // explain, part 2: what the kubelet's environment leaves out, and the verdict with the next step to take.
 import { WORKLOAD_ROLE_ANNOTATION } from "../../providers/aws/ecr.ts";
+import { parseAcrHost } from "../../registry/hosts.ts";
 import type { Env, Settings } from "../../settings.ts";
 import { roleOfSession } from "./aws-chain.ts";
 import { EXIT, type ExplainReport } from "./report.ts";
@@ -42,6 +43,37 @@ export const kubeletEnv = (env: Env): { env: Env; dropped: string[] } => {
 export const parseEcrDenial = (msg: string) => {
   const m = /User: (\S+) is not authorized to perform: (\S+) on resource: (\S+?)(?: because (.+?))?\.?$/.exec(msg);
   return m ? { principal: m[1] ?? "", action: m[2] ?? "", resource: m[3] ?? "", because: m[4] } : undefined;
+};
+
+/** Artifact Registry's (and gcr.io's) denial: `Permission "P" denied on resource "projects/…/repositories/R"`. */
+export const parseGarDenial = (msg: string) => {
+  const m =
+    /Permission "([^"]+)" denied on resource "projects\/([^/"]+)\/locations\/([^/"]+)\/repositories\/([^/"]+)"/.exec(
+      msg,
+    );
+  return m ? { permission: m[1] ?? "", project: m[2] ?? "", location: m[3] ?? "", repository: m[4] ?? "" } : undefined;
+};
+
+const GAR_READER = "roles/artifactregistry.reader";
+
+/** The next step for a Google registry that refused `principal`. */
+const googleNext = (principal: string | undefined, message: string | undefined, path: string | undefined) => {
+  // IAM members are "serviceAccount:<e-mail>" or "user:<e-mail>" (whoami/google.ts prints them so).
+  const member = principal && /^(serviceAccount|user):\S+$/.test(principal) ? principal : "<member>";
+  const d = message ? parseGarDenial(message) : undefined;
+  if (d) {
+    return `grant ${principal ?? "the identity above"} ${GAR_READER} on the repository projects/${d.project}/locations/${d.location}/repositories/${d.repository}: gcloud artifacts repositories add-iam-policy-binding ${d.repository} --project=${d.project} --location=${d.location} --member=${member} --role=${GAR_READER}`;
+  }
+  return `grant ${principal ?? "the identity above"} ${GAR_READER} on the repository holding ${path ?? "the image"} (gcloud artifacts repositories add-iam-policy-binding REPOSITORY --location=LOCATION --member=${member} --role=${GAR_READER})`;
+};
+
+/** The next step for an ACR registry that refused the identity: the AcrPull role on the registry. */
+const acrNext = (r: ExplainReport, settings: Settings) => {
+  const host = r.reference?.host ?? r.input;
+  const name = parseAcrHost(host, settings.config.azure.extraSuffixes)?.registry ?? host.split(".")[0] ?? host;
+  const facts = r.identity?.facts ?? {};
+  const assignee = facts.appId ?? facts.objectId ?? facts.user ?? "<app id or object id>";
+  return `assign ${r.identity?.principal ?? "the identity above"} the AcrPull role on the registry ${name}: az role assignment create --assignee ${assignee} --role AcrPull --scope "$(az acr show --name ${name} --query id --output tsv)" (a registry with ABAC repository permissions needs "Container Registry Repository Reader" instead); role assignments take a few minutes to apply`;
 };
 
 export const verdictFor = (
@@ -90,6 +122,29 @@ export const verdictFor = (
       next: "check DNS, proxy (HTTPS_PROXY/NO_PROXY), firewall and the registry's TLS certificate from this machine",
     };
   }
+  const provider = r.route.provider;
+  if (p.token && !p.base) {
+    const t = p.token;
+    const quotedToken = t.error ? `: "${t.error.message}"` : "";
+    const refused = t.status === 401 || t.status === 403;
+    return {
+      ok: false,
+      code: EXIT.registry,
+      problem:
+        t.status === null
+          ? `the registry's token endpoint could not be used: ${t.error?.message ?? "no answer"}`
+          : `the registry's token endpoint refused the credentials (${t.status}${quotedToken})`,
+      next:
+        refused && provider === "google"
+          ? googleNext(id?.principal, t.error?.message, r.reference?.path)
+          : refused && provider === "acr" && t.status === 403
+            ? acrNext(r, settings)
+            : `erase the cached token (docker-credential-cloud erase <<< ${host}) and retry with --no-cache; if it persists the token is for another registry or account`,
+    };
+  }
+  if (!p.base) {
+    return { ok: false, code: EXIT.registry, problem: `https://${host} gave no answer`, next: "retry" };
+  }
   if (p.base.status !== 200 && p.base.status !== 404) {
     return {
       ok: false,
@@ -122,6 +177,25 @@ export const verdictFor = (
       problem: `the registry denied ${denial.action} to ${denial.principal}${quoted}`,
       next,
     };
+  }
+  if (m.status === 401 || m.status === 403) {
+    if (provider === "google") {
+      return {
+        ok: false,
+        code: EXIT.registry,
+        problem: `the registry denied ${id?.principal ?? "the identity"} the manifest (${m.status}${quoted})`,
+        next: googleNext(id?.principal, m.error?.message, r.reference?.path),
+      };
+    }
+    if (provider === "acr") {
+      // ACR answers a token without pull rights for the repository with 401 "authentication required".
+      return {
+        ok: false,
+        code: EXIT.registry,
+        problem: `the registry did not let ${id?.principal ?? "the identity"} pull ${r.reference?.path ?? "the repository"} (${m.status}${quoted})`,
+        next: acrNext(r, settings),
+      };
+    }
   }
   if (m.status === 404) {
     return {
