@@ -23,7 +23,7 @@ Usage:
   docker-credential-cloud pull-secrets --config FILE [--once] [--kubeconfig PATH] [--dry-run]
                                     keep a dockerconfigjson secret with every configured registry's
                                     credentials in each selected namespace and on its service accounts
-                                    (on Node: its image or the launcher; docs/pull-secrets.md)
+                                    (in the cluster or from a workstation; docs/pull-secrets.md)
   docker-credential-cloud doctor [--json]   this machine's health on one screen: version, config files,
                                     each cloud identity (sources in order, the one used, a live who-am-i),
                                     the token cache, the static store's backend, which clients point at

@@ -21,7 +21,7 @@ import { whoGoogle } from "../whoami/google.ts";
 import type { WhoAmI } from "../whoami/types.ts";
 import { ecrTokenWith } from "./aws-chain.ts";
 import { styleFor, type VerbContext, type VerbResult } from "./output.ts";
-import { probeRegistry } from "./probe.ts";
+import { probeFetch, probeRegistry } from "./probe.ts";
 import { render } from "./render.ts";
 import { EXIT, EXPLAIN_SCHEMA, type ExplainReport, parseReference, routeReason } from "./report.ts";
 import { kubeletEnv, verdictFor } from "./verdict.ts";
@@ -268,8 +268,7 @@ const explainRoute = async (
   } else if (route.provider === "acr") identity(await whoAzure(route, whoOptions));
   if (creds && report.reference) {
     const ref = report.reference;
-    // The program's network decisions (proxy per HTTPS_PROXY/NO_PROXY, the CA bundles) under Bun;
-    // under Node the global fetch.
+    // The program's network decisions (proxy per HTTPS_PROXY/NO_PROXY, the CA bundles), as the providers'.
     const net = await network(settings.env, log).catch(() => undefined);
     report.probe = await probeRegistry(
       ref.host,
@@ -277,7 +276,7 @@ const explainRoute = async (
       ref.digest ?? ref.tag,
       creds,
       timeoutMs,
-      net?.fetch ?? fetch,
+      probeFetch(net),
     );
   }
 };

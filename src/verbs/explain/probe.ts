@@ -1,8 +1,15 @@
 // A probe of the registry itself with the token: GET /v2/ and a manifest HEAD, as a client pulls.
 // The token only ever goes to the host the route was resolved for (redirects are not followed
 // with it), and neither the token nor any Authorization header is ever part of the result.
+// It goes out as the providers' calls do (network.ts: proxy per HTTPS_PROXY/NO_PROXY, the CA
+// bundles): under Bun through Network.fetch, under Node over node:https with Network.agent — Node's
+// global fetch would ignore both.
 
+import type { Agent } from "node:http";
+import { Readable } from "node:stream";
 import { scrub } from "../../log.ts";
+import { onBun } from "../../providers/fetch-adapter.ts";
+import type { Network } from "../../providers/network.ts";
 
 export interface HttpStep {
   method: string;
@@ -28,6 +35,50 @@ export interface Probe {
 }
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The fraction of fetch the probe uses (its URLs are all https), over node:https with `agent`
+ * (undefined: Node's default agent, direct; the CA bundles network.ts added are Node's default
+ * trust). A failure rejects as fetch's does (a TypeError whose cause is Node's error, or the
+ * signal's reason once aborted), so the probe reports it the same way on both runtimes.
+ */
+const agentFetch =
+  (agent: Agent | undefined): FetchLike =>
+  async (url, init = {}) => {
+    const { request } = await import("node:https");
+    const method = init.method ?? "GET";
+    const signal = init.signal ?? undefined;
+    return new Promise<Response>((resolve, reject) => {
+      const fail = (e: unknown) =>
+        reject(signal?.aborted ? signal.reason : new TypeError("fetch failed", { cause: e }));
+      const headers = init.headers as Record<string, string> | undefined;
+      const req = request(
+        url,
+        { method, ...(headers ? { headers } : {}), ...(agent ? { agent } : {}), ...(signal ? { signal } : {}) },
+        (res) => {
+          try {
+            const h = new Headers();
+            const raw = res.rawHeaders;
+            for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i] ?? "", raw[i + 1] ?? "");
+            const status = res.statusCode ?? 0;
+            const empty = method === "HEAD" || status === 204 || status === 205 || status === 304;
+            if (empty) res.resume();
+            const body = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+            resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: h }));
+          } catch (e) {
+            res.destroy();
+            fail(e);
+          }
+        },
+      );
+      req.once("error", fail);
+      req.end();
+    });
+  };
+
+/** How the probe goes out on this runtime (no network decided: the runtime's own defaults). */
+export const probeFetch = (net: Network | undefined): FetchLike =>
+  onBun() ? (net?.fetch ?? fetch) : agentFetch(net?.agent);
 
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -118,7 +169,7 @@ export const probeRegistry = async (
   reference: string | undefined,
   creds: { username: string; secret: string },
   timeoutMs: number,
-  fetcher: FetchLike = fetch,
+  fetcher: FetchLike,
 ): Promise<Probe> => {
   const origin = `https://${host}`;
   const anon = await request(fetcher, "GET", `${origin}/v2/`, {}, timeoutMs);
