@@ -9,6 +9,7 @@
 // shared os.tmpdir() with a predictable name, so another local user could plant cache entries that
 // a root helper (containerd, the kubelet) would load. Users who want it set NODE_COMPILE_CACHE to a
 // private directory, which Node honours by itself.
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +30,13 @@ if (major < 22) {
 }
 // Built beside the old bundle and swapped in by rename, so a helper process started during a
 // rebuild never finds a half-written directory.
+function buildCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
 const out = join(root, "dist", "cli");
 const next = `${out}.next-${process.pid}`;
 const old = `${out}.old-${process.pid}`;
@@ -43,6 +51,8 @@ await build({
   target: "node22",
   packages: "external",
   logLevel: "warning",
+  // `version` names the commit it was built from, as the executable's does (scripts/build-bin.ts).
+  define: { DCC_BUILD_COMMIT: JSON.stringify(buildCommit()) },
 });
 if (existsSync(out)) renameSync(out, old);
 renameSync(next, out);

@@ -1,7 +1,7 @@
 // Kept equal to package.json "version" (a test checks it), so `version` needs no file read.
 export const VERSION = "0.1.0";
 
-// Filled in by the single-file build (scripts/build-bin.ts defines it); the Node build says "dev".
+// Filled in by both builds (scripts/build-bin.ts and scripts/build-cli.js define it); "dev" when run from source.
 declare const DCC_BUILD_COMMIT: string | undefined;
 const commit = typeof DCC_BUILD_COMMIT === "string" ? DCC_BUILD_COMMIT : "dev";
 

@@ -13,7 +13,7 @@ describe("ACR: honest network errors", () => {
   before(async () => {
     fake = await startFakeAzure({
       clients: { "sp-app": { secret: "sp-secret-value" } },
-      registries: { "myregistry.azurecr.io": {} },
+      registries: { "myregistry.azurecr.io": {}, "stalled.azurecr.io": { stall: true } },
     });
   });
   after(() => fake?.close());
@@ -33,6 +33,18 @@ describe("ACR: honest network errors", () => {
     assert.match(r.stderr, /could not reach Entra ID/);
     assert.match(r.stderr, /NODE_EXTRA_CA_CERTS or SSL_CERT_FILE/);
     assert.doesNotMatch(r.stderr, /check AZURE_CLIENT_SECRET/);
+  });
+
+  // The exchange's own request timeout, on the program under test (the executable by default, whose
+  // HTTP stack is Bun's): Entra answers, the registry accepts and never answers; the get ends at the
+  // 1 s request timeout with the exchange named, not at the overall deadline.
+  test("a registry that never answers the exchange: its request timeout ends the get, in one line", async (t) => {
+    const { env } = await fakeAzureHome(fake, t, { ...SP, DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1" });
+    const r = await runCli(["get"], "stalled.azurecr.io\n", env, { timeoutMs: 30_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /could not reach https:\/\/stalled\.azurecr\.io\/oauth2\/exchange/);
+    assert.doesNotMatch(r.stdout + r.stderr, /did not finish within/);
+    assert.equal(r.stdout.trim().split("\n").length, 1);
   });
 
   test("debug log: each identity source and each HTTP exchange, no body or token", async (t) => {

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { baseEnv, EXECUTABLE, LAUNCHER, ROOT, runCli } from "../support/cli.ts";
 import { awsEnv, startFakeAws } from "../support/fake-aws.ts";
+import { which } from "../support/namespace.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -50,6 +51,41 @@ test("the executable reads no .env or bunfig.toml from the working directory", a
   });
   assert.equal(r.stdout, "credentials not found in native keychain\n");
   assert.equal(r.stderr, "", "no debug log: .env was not read");
+});
+
+// strace sees every path the process (and any child) asks the kernel about: none may be in the
+// working directory, whatever Bun's autoload options would look for there (.env, bunfig.toml,
+// tsconfig.json, package.json).
+test("the executable opens, stats or reads no file in its working directory", {
+  skip: which("strace") ? false : "needs strace (.ci/run installs it)",
+}, async (t) => {
+  const h = await tmpTree(t, {
+    "work/.env": "DOCKER_CREDENTIAL_CLOUD_LOG=debug\n",
+    "work/bunfig.toml": 'preload = ["./evil.ts"]\n',
+    "work/tsconfig.json": '{"compilerOptions":{"paths":{"*":["./evil.ts"]}}}\n',
+    "work/package.json": '{"type":"commonjs","imports":{"#x":"./evil.ts"}}\n',
+    "work/evil.ts": 'console.log("planted");\n',
+  });
+  const work = join(h, "work");
+  const log = join(h, "strace.txt");
+  const r = spawnSync("strace", ["-f", "-qq", "-e", "trace=%file", "-o", log, EXECUTABLE, "get"], {
+    cwd: work,
+    env: baseEnv(h),
+    input: "registry.example.com",
+    encoding: "utf8",
+  });
+  assert.equal(r.stdout, "credentials not found in native keychain\n", r.stderr);
+  const calls = (await readFile(log, "utf8")).split("\n").filter((l) => /^\d+ +\w+\(/.test(l));
+  assert.ok(
+    calls.some((l) => l.includes(EXECUTABLE)),
+    "strace saw the program start",
+  );
+  // Relative paths resolve against the working directory, absolute ones may name it.
+  // getcwd only names it; execve runs the program by its absolute path.
+  const touched = calls
+    .filter((l) => !/^\d+ +(?:getcwd|execve)\(/.test(l))
+    .filter((l) => l.includes(work) || /\((?:AT_FDCWD, )?"(?!\/)[^"]*"/.test(l));
+  assert.deepEqual(touched, []);
 });
 
 test("version names the commit and the runtime", async (t) => {

@@ -173,7 +173,7 @@ describe("npm packages: npm install -g and npx from packed tarballs, checkout hi
     const env = userEnv(h, join(prefix, "bin"));
     const v = await withoutCheckout(NAME, ["version"], { env });
     assert.equal(v.code, 0, v.stderr);
-    assert.match(v.stdout, new RegExp(`^${NAME} ${version.replaceAll(".", "\\.")} \\(commit dev, node 24\\.`));
+    assert.match(v.stdout, new RegExp(`^${NAME} ${version.replaceAll(".", "\\.")} \\(commit [0-9a-f]+, node 24\\.`));
     await getTwice(NAME, [], env);
   });
 

@@ -67,6 +67,8 @@ export interface FakeRegistry {
   refreshToken?: string;
   /** Answer the exchange with a 307 to https://<redirectTo>/oauth2/exchange (a client must not follow). */
   redirectTo?: string;
+  /** Accept the exchange and never answer it (a stalled registry: the client's request timeout must end it). */
+  stall?: boolean;
   /**
    * Repositories and their tags, served at /v2/<repo>/manifests/<ref> to a Bearer access token from
    * /oauth2/token (explain's probe). Without it those routes are not served.
@@ -399,6 +401,7 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
       return;
     }
     if (call.method !== "POST" || call.path !== "/oauth2/exchange") return notRouted(call, res);
+    if (reg.stall) return;
     if (reg.redirectTo) {
       res.writeHead(307, { location: `https://${reg.redirectTo}/oauth2/exchange` });
       res.end();
