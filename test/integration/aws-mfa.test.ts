@@ -10,10 +10,9 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
-import { BIN, baseEnv, type CliResult, ROOT } from "../support/cli.ts";
+import { BIN, baseEnv, type CliResult, ROOT, runCli } from "../support/cli.ts";
 import { type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
-import { kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
+import { startKubeFixture } from "../support/pull-secrets.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -139,27 +138,33 @@ const getOnPty = async (dir: string, env: Record<string, string>, host: string, 
 
 /** `get` with no controlling terminal at all (a new session without a tty). */
 const getWithoutTerminal = (env: Record<string, string>, host: string) =>
-  spawnAll("setsid", ["-w", BIN, "get"], `${host}\n`, env);
+  runCli(["-w", BIN, "get"], `${host}\n`, env, { bin: "setsid" });
 
-const spawnAll = (cmd: string, args: string[], stdin: string, env: Record<string, string>): Promise<CliResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+/**
+ * A session cached where and as the AWS CLI caches it (json.dumps of the AssumeRole answer,
+ * strftime %Z expiration), signed for by the fake; `extra` are further top-level keys of the answer.
+ */
+const cacheCliSession = async (
+  h: string,
+  cacheFile: string,
+  expiration = "2099-06-01T10:00:00UTC",
+  extra: Record<string, unknown> = {},
+) => {
+  await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
+  await writeFile(
+    cacheFile,
+    JSON.stringify({
+      Credentials: {
+        AccessKeyId: CLI_SESSION.id,
+        SecretAccessKey: CLI_SESSION.secret,
+        SessionToken: CLI_SESSION.session,
+        Expiration: expiration,
+      },
+      ...extra,
+    }),
+    { mode: 0o600 },
+  );
+};
 
 const assumeRoles = () => fake.requests.filter((r) => r.target === "AssumeRole");
 const ecrCalls = () => fake.requests.filter((r) => r.target.endsWith("GetAuthorizationToken"));
@@ -218,22 +223,11 @@ describe("AWS MFA profiles (mfa_serial)", () => {
   test("a session the AWS CLI cached is used as is", async (t) => {
     fake.reset();
     const { h, env, cacheFile } = await home(t);
-    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
-    // What the AWS CLI writes (json.dumps of the AssumeRole answer, strftime %Z expiration).
-    await writeFile(
-      cacheFile,
-      JSON.stringify({
-        Credentials: {
-          AccessKeyId: CLI_SESSION.id,
-          SecretAccessKey: CLI_SESSION.secret,
-          SessionToken: CLI_SESSION.session,
-          Expiration: "2099-06-01T10:00:00UTC",
-        },
-        AssumedRoleUser: { AssumedRoleId: "AROAFAKE:botocore-session-1", Arn: `${ROLE}/botocore-session-1` },
-        ResponseMetadata: { RequestId: "x", HTTPStatusCode: 200 },
-      }),
-      { mode: 0o600 },
-    );
+    // What the AWS CLI writes: the whole AssumeRole answer.
+    await cacheCliSession(h, cacheFile, undefined, {
+      AssumedRoleUser: { AssumedRoleId: "AROAFAKE:botocore-session-1", Arn: `${ROLE}/botocore-session-1` },
+      ResponseMetadata: { RequestId: "x", HTTPStatusCode: 200 },
+    });
     const r = await getWithoutTerminal(env, HOST);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(JSON.parse(r.stdout).Secret, `pw-eu-west-1-${CLI_SESSION.id}`);
@@ -244,20 +238,8 @@ describe("AWS MFA profiles (mfa_serial)", () => {
   test("a cached session that expires within 15 minutes is not used: the code is asked for again", async (t) => {
     fake.reset();
     const { h, env, cacheFile } = await home(t);
-    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
     const soon = new Date(Date.now() + 10 * 60_000).toISOString().slice(0, 19);
-    await writeFile(
-      cacheFile,
-      JSON.stringify({
-        Credentials: {
-          AccessKeyId: CLI_SESSION.id,
-          SecretAccessKey: CLI_SESSION.secret,
-          SessionToken: CLI_SESSION.session,
-          Expiration: `${soon}UTC`,
-        },
-      }),
-      { mode: 0o600 },
-    );
+    await cacheCliSession(h, cacheFile, `${soon}UTC`);
     const r = await getOnPty(h, env, HOST, `${CODE}\n`);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.terminal, /Enter MFA code/);
@@ -417,19 +399,7 @@ describe("AWS MFA: the prompt (no echo, one at a time, only where a person can a
     assert.match(line, /aws sts get-caller-identity --profile mfa/);
     assert.deepEqual(fake.calls, {});
     // With the session cached (as `aws` would cache it), the kubelet is answered.
-    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
-    await writeFile(
-      cacheFile,
-      JSON.stringify({
-        Credentials: {
-          AccessKeyId: CLI_SESSION.id,
-          SecretAccessKey: CLI_SESSION.secret,
-          SessionToken: CLI_SESSION.session,
-          Expiration: "2099-06-01T10:00:00UTC",
-        },
-      }),
-      { mode: 0o600 },
-    );
+    await cacheCliSession(h, cacheFile);
     const ok = await onPty(cmd, env, {});
     assert.equal(ok.code, 0, await readFile(err, "utf8"));
     assert.equal(JSON.parse(await readFile(out, "utf8")).auth[HOST].password, `pw-eu-west-1-${CLI_SESSION.id}`);
@@ -439,14 +409,9 @@ describe("AWS MFA: the prompt (no echo, one at a time, only where a person can a
   test("pull-secrets never prompts, even on a terminal", async (t) => {
     fake.reset();
     const { h, env } = await home(t);
-    await mkdir(join(h, "ca"));
-    const ca = await makeCa(join(h, "ca"));
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    const kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    const { kube, kubeconfig } = await startKubeFixture(h);
     t.after(() => kube.close());
     kube.addNamespace("mfa-1");
-    const kubeconfig = join(h, "kubeconfig");
-    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
     const cfg = join(h, "pull-secrets.yaml");
     await writeFile(cfg, `registries:\n  - ${HOST}\nnamespaces: { include: ["mfa-*"] }\n`);
     const err = join(h, "ps-err");
@@ -494,21 +459,6 @@ describe("AWS MFA in the reports (doctor, explain): the cached session, never a 
       stdout: await readFile(out, "utf8"),
       stderr: await readFile(err, "utf8"),
     };
-  };
-  const cacheCliSession = async (h: string, cacheFile: string) => {
-    await mkdir(join(h, ".aws", "cli", "cache"), { recursive: true });
-    await writeFile(
-      cacheFile,
-      JSON.stringify({
-        Credentials: {
-          AccessKeyId: CLI_SESSION.id,
-          SecretAccessKey: CLI_SESSION.secret,
-          SessionToken: CLI_SESSION.session,
-          Expiration: "2099-06-01T10:00:00UTC",
-        },
-      }),
-      { mode: 0o600 },
-    );
   };
   const NEEDS_CODE =
     "profile mfa needs an MFA code (mfa_serial arn:aws:iam::123456789012:mfa/alice): no cached session; run `docker-credential-cloud get` or `aws sts get-caller-identity --profile mfa` in a terminal";

@@ -6,19 +6,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
+import { baseEnv, DEBUG_KNOBS, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
 import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
 import { tmpTree } from "../support/tmp.ts";
-
-const KNOBS = {
-  DOCKER_CREDENTIAL_CLOUD_LOG: "debug",
-  GOOGLE_SDK_NODE_LOGGING: "*",
-  AZURE_LOG_LEVEL: "verbose",
-  DEBUG: "*",
-  NODE_DEBUG: "http,https,tls,net",
-};
 
 /** stdout is one JSON answer; none of `secrets` (nor their base64) appears on stderr. */
 const clean = (r: { code: number | null; stdout: string; stderr: string }, secrets: string[]) => {
@@ -53,7 +45,7 @@ describe("no secret in the logs, every debug knob on", () => {
 
   test("AWS (static keys → ECR)", async (t) => {
     const home = await tmpTree(t);
-    const env = { ...baseEnv(home), ...awsEnv(aws, "AKIADEBUGTEST", "aws-secret-key-0123456789"), ...KNOBS };
+    const env = { ...baseEnv(home), ...awsEnv(aws, "AKIADEBUGTEST", "aws-secret-key-0123456789"), ...DEBUG_KNOBS };
     const r = await runCli(["get"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com\n", env);
     clean(r, ["aws-secret-key-0123456789"]);
   });
@@ -63,7 +55,7 @@ describe("no secret in the logs, every debug knob on", () => {
     const key = google.serviceAccountKey("puller@fake-project.iam.gserviceaccount.com");
     const file = join(home, "key.json");
     await writeFile(file, JSON.stringify(key));
-    const env = { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: file, ...KNOBS };
+    const env = { ...baseEnv(home), ...google.env(), GOOGLE_APPLICATION_CREDENTIALS: file, ...DEBUG_KNOBS };
     const r = await runCli(["get"], "europe-west4-docker.pkg.dev\n", env);
     const privateKeyBody = (key.private_key ?? "").split("\n")[1] ?? "";
     clean(r, [privateKeyBody, ...google.issued.keys()]);
@@ -75,7 +67,7 @@ describe("no secret in the logs, every debug knob on", () => {
       AZURE_CLIENT_ID: "sp-app",
       AZURE_CLIENT_SECRET: "sp-secret-value-0123456789",
     };
-    const { env } = await fakeAzureHome(azure, t, { ...sp, ...KNOBS });
+    const { env } = await fakeAzureHome(azure, t, { ...sp, ...DEBUG_KNOBS });
     const r = await runCli(["get"], "myregistry.azurecr.io\n", env);
     clean(r, ["sp-secret-value-0123456789", ...azure.tokens.keys()]);
   });

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, baseEnv, ROOT } from "../support/cli.ts";
+import { BIN, baseEnv } from "../support/cli.ts";
+import { goBuild } from "../support/go.ts";
 import { run, which } from "../support/namespace.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -48,21 +49,8 @@ describe("reference Go client (docker-credential-helpers/client) against the bui
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "dcc-go-"));
-    client = join(work, "dccgoclient");
-    const r = await run("go", ["build", "-o", client, "dccgoclient"], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: work,
-        GOPATH: `${join(ROOT, "test", "go")}:/usr/share/gocode`,
-        GO111MODULE: "off",
-        GOFLAGS: "",
-        GOPROXY: "off",
-        GOTOOLCHAIN: "local",
-        GOCACHE: join(work, "gocache"),
-        CGO_ENABLED: "0",
-      },
-      timeoutMs: 300_000,
-    });
+    const { bin, result: r } = await goBuild(work, "dccgoclient");
+    client = bin;
     assert.equal(r.code, 0, `go build failed:\n${r.stderr}`);
   });
   after(async () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, type TestContext, test } from "node:test";
 import { baseEnv, type CliResult, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { AWS_TOKEN_TYPE, type FakeGoogle, JWT_TOKEN_TYPE, startFakeGoogle } from "../support/fake-google.ts";
 import { tmpTree } from "../support/tmp.ts";
@@ -459,17 +459,21 @@ describe("routing and robustness", () => {
     assert.equal(fake.seen.length, 0);
   });
 
+  /** `get` as service account `account` with a 1 s timeout: its one failure line. */
+  const failsWithin1s = async (t: TestContext, account: string) => {
+    const h = await tmpTree(t, { "sa.json": file(fake.serviceAccountKey(account)) });
+    return failed(
+      await get(
+        HOST,
+        envFor(h, { GOOGLE_APPLICATION_CREDENTIALS: join(h, "sa.json"), DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1" }),
+      ),
+    );
+  };
+
   test("a silent token endpoint becomes a one-line error within the configured timeout", async (t) => {
     fake.reset();
     fake.hang = true;
-    const h = await tmpTree(t, {
-      "sa.json": file(fake.serviceAccountKey("slow@fake-project.iam.gserviceaccount.com")),
-    });
-    const r = await get(
-      HOST,
-      envFor(h, { GOOGLE_APPLICATION_CREDENTIALS: join(h, "sa.json"), DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1" }),
-    );
-    const line = failed(r);
+    const line = await failsWithin1s(t, "slow@fake-project.iam.gserviceaccount.com");
     assert.match(
       line,
       /slow@fake-project\.iam\.gserviceaccount\.com.*oauth2\.googleapis\.com did not answer within 1 s/,
@@ -483,14 +487,7 @@ describe("routing and robustness", () => {
     t.after(() => {
       fake.stallBody = false;
     });
-    const h = await tmpTree(t, {
-      "sa.json": file(fake.serviceAccountKey("stall@fake-project.iam.gserviceaccount.com")),
-    });
-    const r = await get(
-      HOST,
-      envFor(h, { GOOGLE_APPLICATION_CREDENTIALS: join(h, "sa.json"), DOCKER_CREDENTIAL_CLOUD_TIMEOUT: "1" }),
-    );
-    const line = failed(r);
+    const line = await failsWithin1s(t, "stall@fake-project.iam.gserviceaccount.com");
     assert.match(
       line,
       /: Google .*stall@fake-project\.iam\.gserviceaccount\.com.*: oauth2\.googleapis\.com did not answer within 1 s \(timeout\)/,

@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN } from "../support/cli.ts";
+import { BIN, runCli } from "../support/cli.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const NOT_FOUND = "credentials not found in native keychain\n";
@@ -90,21 +90,7 @@ describe("the remembered absence: the second get makes no probe", () => {
     server.close();
   });
 
-  const run = (host: string, env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(BIN, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(`${host}\n`);
-    });
+  const run = (host: string, env: Record<string, string>) => runCli(["get"], `${host}\n`, env);
 
   for (const [cloud, first, second] of CLOUDS) {
     test(cloud, async (t) => {

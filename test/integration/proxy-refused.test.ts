@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
-import { baseEnv, runCli } from "../support/cli.ts";
-import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
-import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
+import { baseEnv, DEBUG_KNOBS, runCli } from "../support/cli.ts";
+import { awsEnv, type FakeAws } from "../support/fake-aws.ts";
+import { type FakeAzure, fakeAzureHome, TENANT } from "../support/fake-azure.ts";
+import type { FakeGoogle } from "../support/fake-google.ts";
+import { PROXIED_ACR, startProxiedFakes } from "../support/proxy-fakes.ts";
 import { startTinyproxy, type Tinyproxy } from "../support/tinyproxy.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -18,17 +19,9 @@ const USER = "proxyuser";
 const PASSWORD = "Pr0xy-Passw0rd-7f3a9c";
 const WRONG = "Wr0ng-Passw0rd-51d2e8";
 
-const KNOBS = {
-  DOCKER_CREDENTIAL_CLOUD_LOG: "debug",
-  GOOGLE_SDK_NODE_LOGGING: "*",
-  AZURE_LOG_LEVEL: "verbose",
-  DEBUG: "*",
-  NODE_DEBUG: "http,https,tls,net",
-};
-
 const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const GAR = "europe-west4-docker.pkg.dev";
-const ACR = "myregistry.azurecr.io";
+const ACR = PROXIED_ACR;
 
 /** `url` with user and password. */
 const withAuth = (url: string, user: string, password: string): string =>
@@ -68,27 +61,11 @@ describe("a proxy that refuses the tunnel is named as the cause (tinyproxy)", ()
 
   before(async () => {
     dir = await tmpTree(undefined);
-    google = await startFakeGoogle();
-    azure = await startFakeAzure({
-      clients: { "sp-app": { secret: "sp-secret-value" } },
-      registries: { [ACR]: {} },
-      imds: { systemAssigned: true, clientIds: [] },
-    });
-    aws = await startFakeAws({ keys: { AKIAPROXYTEST: "proxy-secret" } });
-    const g = new URL(google.env().HTTPS_PROXY ?? "").host;
-    const a = azure.proxy.url.replace(/^http:\/\//, "");
+    let upstreams: [string, string][];
+    ({ google, azure, aws, upstreams } = await startProxiedFakes());
     // With credentials the clouds' hosts reach the fakes (through their MITM proxies); the real
     // AWS host ends at a closed port, whatever happens.
-    auth = await startTinyproxy(
-      dir,
-      [
-        [g, ".googleapis.com"],
-        [a, "login.microsoftonline.com"],
-        [a, ACR],
-        ["127.0.0.1:9", ".amazonaws.com"],
-      ],
-      { basicAuth: { user: USER, password: PASSWORD }, name: "auth" },
-    );
+    auth = await startTinyproxy(dir, upstreams, { basicAuth: { user: USER, password: PASSWORD }, name: "auth" });
     // A proxy whose upstream is down: it answers every CONNECT with an error status.
     unreachable = await startTinyproxy(
       dir,
@@ -157,7 +134,7 @@ describe("a proxy that refuses the tunnel is named as the cause (tinyproxy)", ()
   test("wrong credentials: named as the proxy's refusal; the password never printed, every debug knob on", async (t) => {
     const proxyUrl = withAuth(auth.url, USER, WRONG);
     for (const [registry, api, env] of await clouds(t)) {
-      const r = await runCli(["get"], `${registry}\n`, via(env, proxyUrl, KNOBS), { timeoutMs: 30_000 });
+      const r = await runCli(["get"], `${registry}\n`, via(env, proxyUrl, DEBUG_KNOBS), { timeoutMs: 30_000 });
       const line = failure(r, registry);
       assert.match(
         line,
@@ -183,7 +160,7 @@ describe("a proxy that refuses the tunnel is named as the cause (tinyproxy)", ()
     ];
     for (const [registry, env] of cases) {
       await auth.take();
-      const r = await runCli(["get"], `${registry}\n`, via(env, proxyUrl, KNOBS), { timeoutMs: 30_000 });
+      const r = await runCli(["get"], `${registry}\n`, via(env, proxyUrl, DEBUG_KNOBS), { timeoutMs: 30_000 });
       assert.equal(r.code, 0, `${registry}: ${r.stdout}${r.stderr.slice(-2000)}`);
       assert.ok((await auth.take()).length > 0, `${registry} went through the proxy`);
       noSecret(r, PASSWORD);

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { type FakeAzure, fakeAzureHome, startFakeAzure, TENANT } from "../support/fake-azure.ts";
-import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
+import { type FakeAzure, fakeAzureHome, TENANT } from "../support/fake-azure.ts";
+import type { FakeGoogle } from "../support/fake-google.ts";
 import { canUseNamespaces, NAMESPACE_SKIP_REASON, runWithHosts } from "../support/namespace.ts";
+import { startProxiedFakes } from "../support/proxy-fakes.ts";
 import { startTinyproxy, type Tinyproxy } from "../support/tinyproxy.ts";
 import { tmpTree } from "../support/tmp.ts";
 
@@ -32,22 +33,9 @@ describe("through a real proxy (tinyproxy)", () => {
 
   before(async () => {
     dir = await tmpTree(undefined);
-    google = await startFakeGoogle();
-    azure = await startFakeAzure({
-      clients: { "sp-app": { secret: "sp-secret-value" } },
-      registries: { "myregistry.azurecr.io": {} },
-      imds: { systemAssigned: true, clientIds: [] },
-    });
-    aws = await startFakeAws({ keys: { AKIAPROXYTEST: "proxy-secret" } });
-    const g = new URL(google.env().HTTPS_PROXY ?? "").host;
-    const a = azure.proxy.url.replace(/^http:\/\//, "");
-    proxy = await startTinyproxy(dir, [
-      [g, ".googleapis.com"],
-      [a, "login.microsoftonline.com"],
-      [a, "myregistry.azurecr.io"],
-      // Never the real AWS: whatever reaches tinyproxy for it ends at a closed port.
-      ["127.0.0.1:9", ".amazonaws.com"],
-    ]);
+    let upstreams: [string, string][];
+    ({ google, azure, aws, upstreams } = await startProxiedFakes());
+    proxy = await startTinyproxy(dir, upstreams);
   });
   after(async () => {
     proxy?.close();

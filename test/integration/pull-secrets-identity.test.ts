@@ -11,8 +11,8 @@ import { baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, STS_CREDS, startFakeAws } from "../support/fake-aws.ts";
 import { ACR_USER, type FakeAzure, startFakeAzure, TENANT } from "../support/fake-azure.ts";
 import { type FakeGoogle, startFakeGoogle } from "../support/fake-google.ts";
-import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
+import type { FakeKube } from "../support/fake-kube.ts";
+import { startKubeFixture } from "../support/pull-secrets.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const NAME = "cloud-registry-credentials";
@@ -25,12 +25,7 @@ describe("pull-secrets: per-registry identity", () => {
 
   before(async () => {
     work = await tmpTree(undefined);
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
-    kubeconfig = join(work, "kubeconfig");
-    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
+    ({ kube, kubeconfig } = await startKubeFixture(work));
   });
   after(() => kube?.close());
 

@@ -3,15 +3,14 @@
 // takes several lease durations) and tells the replicas apart by their bearer tokens. At every
 // write the fake's own Lease is checked: only the replica holding an unexpired lease may write.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, baseEnv } from "../support/cli.ts";
+import { baseEnv } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { type FakeKube, kubeconfigFor, type Request, startFakeKube } from "../support/fake-kube.ts";
+import { type FakeKube, kubeconfigFor, type Request } from "../support/fake-kube.ts";
+import { type Spawned, spawnCli, startKubeFixture } from "../support/pull-secrets.ts";
 import { waitFor } from "../support/scripts.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -24,7 +23,7 @@ const LATENCY_MS = 150;
 const LEASE_SECONDS = 3;
 const NAMESPACES = 12;
 
-type Replica = { name: string; child: ChildProcess; stderr: () => string; exited: Promise<number | null> };
+type Replica = Spawned & { name: string };
 type LeaseSpec = { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
 type Write = { user: string; method: string; path: string; ok: boolean; lease: LeaseSpec | undefined };
 
@@ -37,11 +36,7 @@ describe("pull-secrets: leadership during long passes, SIGTERM mid-pass", () => 
 
   before(async () => {
     work = await tmpTree(undefined);
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    caPem = ca.certPem;
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    ({ kube, caPem } = await startKubeFixture(work));
     aws = await startFakeAws({ keys: { [AKID]: SECRET } });
     kube.addNamespace("ops");
   });
@@ -99,23 +94,17 @@ describe("pull-secrets: leadership during long passes, SIGTERM mid-pass", () => 
     );
     const kubeconfig = join(work, `${name}.kubeconfig`);
     await writeFile(kubeconfig, kubeconfigFor(kube, caPem, kube.tokenFor(name)));
-    const child = spawn(BIN, ["pull-secrets", "--config", cfg, "--kubeconfig", kubeconfig, ...args], {
-      env: {
+    const r = {
+      name,
+      ...spawnCli(["pull-secrets", "--config", cfg, "--kubeconfig", kubeconfig, ...args], {
         ...baseEnv(join(work, `home-${name}`)),
         ...awsEnv(aws, AKID, SECRET),
         DOCKER_CREDENTIAL_CLOUD_CACHE: "off",
         DOCKER_CREDENTIAL_CLOUD_LOG: "debug",
         PULL_SECRETS_LEASE_SECONDS: String(LEASE_SECONDS),
         POD_NAME: name,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let err = "";
-    child.stderr?.setEncoding("utf8").on("data", (d) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const r = { name, child, stderr: () => err, exited };
+      }),
+    };
     replicas.push(r);
     return r;
   };

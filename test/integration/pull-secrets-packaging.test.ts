@@ -11,16 +11,17 @@
 // chart loading (.helmignore, dependencies, values.schema.json; this chart has none of them).
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { parseConfig } from "../../src/pull-secrets/config.ts";
 import { ROOT } from "../support/cli.ts";
-import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
+import type { FakeKube } from "../support/fake-kube.ts";
+import { goBuild } from "../support/go.ts";
 import { run, which } from "../support/namespace.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
+import { startKubeFixture } from "../support/pull-secrets.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const PLAIN = join(ROOT, "packaging", "pull-secrets");
@@ -54,12 +55,7 @@ describe("pull-secrets packaging", () => {
   let kubeconfig = "";
   before(async () => {
     const work = await tmpTree(undefined);
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
-    kubeconfig = join(work, "kubeconfig");
-    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
+    ({ kube, kubeconfig } = await startKubeFixture(work));
   });
   after(() => kube?.close());
 
@@ -146,21 +142,9 @@ describe("pull-secrets packaging", () => {
     let work = "";
     before(async () => {
       work = await mkdtemp(join(tmpdir(), "dcc-chart-"));
-      bin = join(work, "chartrender");
-      const r = await run("go", ["build", "-o", bin, "chartrender"], {
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: work,
-          GOPATH: `${join(ROOT, "test", "go")}:/usr/share/gocode`,
-          GO111MODULE: "off",
-          GOFLAGS: "",
-          GOPROXY: "off",
-          GOTOOLCHAIN: "local",
-          GOCACHE: join(work, "gocache"),
-          CGO_ENABLED: "0",
-        },
-        timeoutMs: 300_000,
-      });
+      const built = await goBuild(work, "chartrender");
+      bin = built.bin;
+      const r = built.result;
       assert.equal(r.code, 0, `go build chartrender:\n${r.stderr}`);
     });
     after(async () => {

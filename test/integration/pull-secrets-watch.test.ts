@@ -2,16 +2,15 @@
 // Kubernetes API and the fake AWS: the namespace watch, resync after a dropped watch and after
 // 410 Gone, expiry-driven refresh, leader election between two replicas, /healthz and /metrics.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN, baseEnv } from "../support/cli.ts";
+import { baseEnv } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
+import type { FakeKube } from "../support/fake-kube.ts";
+import { type Spawned, spawnCli, startKubeFixture } from "../support/pull-secrets.ts";
 import { waitFor } from "../support/scripts.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -28,7 +27,7 @@ const freePort = () =>
     });
   });
 
-type Replica = { child: ChildProcess; port: number; stderr: () => string; exited: Promise<number | null> };
+type Replica = Spawned & { port: number };
 
 describe("pull-secrets, long-running", () => {
   let kube: FakeKube;
@@ -39,13 +38,8 @@ describe("pull-secrets, long-running", () => {
 
   before(async () => {
     work = await tmpTree(undefined);
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    ({ kube, kubeconfig } = await startKubeFixture(work));
     aws = await startFakeAws({ keys: { [AKID]: SECRET } });
-    kubeconfig = join(work, "kubeconfig");
-    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
     kube.addNamespace("ops");
   });
   after(async () => {
@@ -61,8 +55,9 @@ describe("pull-secrets, long-running", () => {
       cfg,
       `registries: [${HOST}]\nnamespaces: { include: ["${include}"] }\nlease: { namespace: ops, name: ${include.replace(/\W/g, "")}-lease }\nmetricsPort: ${port}\n${extra}`,
     );
-    const child = spawn(BIN, ["pull-secrets", "--config", cfg, "--kubeconfig", kubeconfig], {
-      env: {
+    const r = {
+      port,
+      ...spawnCli(["pull-secrets", "--config", cfg, "--kubeconfig", kubeconfig], {
         ...baseEnv(join(work, `home-${name}`)),
         ...awsEnv(aws, AKID, SECRET),
         DOCKER_CREDENTIAL_CLOUD_CACHE: "off",
@@ -70,15 +65,8 @@ describe("pull-secrets, long-running", () => {
         PULL_SECRETS_LISTEN_ADDRESS: "127.0.0.1",
         PULL_SECRETS_LEASE_SECONDS: "2",
         POD_NAME: name,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let err = "";
-    child.stderr?.setEncoding("utf8").on("data", (d) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const r = { child, port, stderr: () => err, exited };
+      }),
+    };
     replicas.push(r);
     return r;
   };

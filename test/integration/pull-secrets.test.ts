@@ -1,14 +1,14 @@
 // pull-secrets --once and --dry-run: the built CLI against the fake Kubernetes API (HTTPS, test CA)
 // and the fake AWS, cross-checked with Debian's kubectl reading the same fake.
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { baseEnv, runCli, TRACE_LOADS } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { type FakeKube, kubeconfigFor, startFakeKube } from "../support/fake-kube.ts";
+import type { FakeKube } from "../support/fake-kube.ts";
 import { run, which } from "../support/namespace.ts";
-import { issueCert, makeCa } from "../support/tls.ts";
+import { startKubeFixture } from "../support/pull-secrets.ts";
 import { tmpTree } from "../support/tmp.ts";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -32,16 +32,11 @@ describe("pull-secrets against a fake Kubernetes API", () => {
 
   before(async () => {
     work = await tmpTree(undefined);
-    await mkdir(join(work, "ca"));
-    const ca = await makeCa(join(work, "ca"));
-    const leaf = await issueCert(ca, ["127.0.0.1"]);
-    kube = await startFakeKube({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    ({ kube, kubeconfig } = await startKubeFixture(work));
     aws = await startFakeAws({
       keys: { [AKID]: SECRET },
       mfa: { roleArn: MFA_ROLE, serial: "arn:aws:iam::210987654321:mfa/x", code: "123456" },
     });
-    kubeconfig = join(work, "kubeconfig");
-    await writeFile(kubeconfig, kubeconfigFor(kube, ca.certPem));
   });
   after(async () => {
     await kube?.close();

@@ -42,6 +42,15 @@ export const baseEnv = (home: string): Record<string, string> => ({
   NODE_EXTRA_CA_CERTS: "",
 });
 
+/** Every debug knob: ours and the SDKs' (Google, Azure, AWS via the `debug` package's DEBUG, Node's NODE_DEBUG). */
+export const DEBUG_KNOBS = {
+  DOCKER_CREDENTIAL_CLOUD_LOG: "debug",
+  GOOGLE_SDK_NODE_LOGGING: "*",
+  AZURE_LOG_LEVEL: "verbose",
+  DEBUG: "*",
+  NODE_DEBUG: "http,https,tls,net",
+};
+
 export const runCli = (
   args: readonly string[],
   stdin: string,
