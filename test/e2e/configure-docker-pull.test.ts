@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN, baseEnv, runCli } from "../support/cli.ts";
 import { awsEnv, type FakeAws, startFakeAws } from "../support/fake-aws.ts";
-import { e2eSkip, hostsFileText, run, which } from "../support/namespace.ts";
+import { e2eSkip, hostsFileText, run } from "../support/namespace.ts";
 import { pushImage, type Registry, startRegistry } from "../support/registry.ts";
 import { makeCa } from "../support/tls.ts";
 import { tmpTree } from "../support/tmp.ts";

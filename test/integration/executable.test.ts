@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
 import { baseEnv, EXECUTABLE, LAUNCHER, ROOT, runCli } from "../support/cli.ts";
 import { awsEnv, startFakeAws } from "../support/fake-aws.ts";
