@@ -1,8 +1,8 @@
-// The AWS CLI's session cache key and file format (src/providers/aws/mfa.ts), against values
+// The AWS CLI's session cache key and file format (src/providers/aws/mfa-cache.ts), against values
 // computed with botocore itself (AssumeRoleCredentialFetcher._cache_key).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cliCacheKey } from "../../src/providers/aws/mfa.ts";
+import { cliCacheKey } from "../../src/providers/aws/mfa-cache.ts";
 
 const ROLE = "arn:aws:iam::123456789012:role/admin";
 const SERIAL = "arn:aws:iam::123456789012:mfa/alice";

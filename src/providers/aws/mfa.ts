@@ -1,40 +1,28 @@
 // AWS profiles with `mfa_serial` (a role assumed with MFA, `role_arn` + `source_profile` or
 // `credential_source`, as the AWS CLI reads them). Imported on a cache miss only.
 //
-// The code is asked for on the terminal (/dev/tty: stdin and stdout carry the helper protocol),
-// without echo (the terminal in raw mode, restored on every path, as getpass does), before the
-// fetch's deadline starts, only when no usable session is cached, and only when the caller allows
-// it (the Docker helper's `get`; never the kubelet plugin, `pull-secrets` or the library). One
-// process at a time asks for a given session (a lock next to its cache file): a concurrent one
-// waits, then reads the session the first one cached instead of asking again. Sessions are
-// cached exactly as the AWS CLI caches them, so one `aws` command and this helper share them both
-// ways: ~/.aws/cli/cache/<sha1>.json, the SHA-1 of the AssumeRole arguments that define the
-// session (RoleArn, SerialNumber, ExternalId, a configured RoleSessionName and DurationSeconds)
-// as Python's json.dumps(sort_keys=True) writes them; the AssumeRole answer's "Credentials" inside;
-// a session within 15 minutes of its expiry is not used (botocore CachedCredentialFetcher).
-// The code itself is never logged, cached or put in a message.
+// The code is asked for on the terminal (mfa-prompt.ts) before the fetch's deadline starts, only
+// when no usable session is cached, and only when the caller allows it (the Docker helper's `get`;
+// never the kubelet plugin, `pull-secrets` or the library). One process at a time asks for a given
+// session (a lock next to its cache file): a concurrent one waits, then reads the session the first
+// one cached instead of asking again. Sessions are cached exactly as the AWS CLI caches them
+// (mfa-cache.ts). The code itself is never logged, cached or put in a message.
 
-import { createHash } from "node:crypto";
 import type { AwsCredentialIdentity } from "@aws-sdk/types";
-import { fs, path } from "../../builtins.ts";
+import { path } from "../../builtins.ts";
 import type { Env } from "../../env.ts";
 import { ProviderError } from "../../errors.ts";
-import { ensurePrivateDir, readOwnFile, writeOwnFile } from "../../fsafe.ts";
 import type { Logger } from "../../log.ts";
 import type { Interaction } from "../types.ts";
-
-/** The AWS CLI does not use a cached session that expires within this window. */
-export const EXPIRY_WINDOW_MS = 15 * 60_000;
-
-type Profile = Record<string, string | undefined>;
-
-export interface SessionCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-  expiration: Date;
-  accountId?: string;
-}
+import {
+  ensureSessionDir,
+  type Profile,
+  readSession,
+  type SessionCredentials,
+  sessionFile,
+  writeSession,
+} from "./mfa-cache.ts";
+import { NoTerminalError, PromptCancelled, type TerminalPrompt, ttyPrompt } from "./mfa-prompt.ts";
 
 /** One profile of the chain that assumes its role with MFA. */
 export interface MfaRole {
@@ -55,187 +43,6 @@ export interface MfaSetup {
   /** For fromIni: the code typed for a serial ("" for a role whose session is cached). */
   codeFor: (serial: string) => Promise<string>;
 }
-
-/** Reads one line from the terminal after writing `prompt` to it; throws NoTerminal without one. */
-export type TerminalPrompt = (prompt: string) => Promise<string>;
-
-export class NoTerminalError extends Error {
-  override name = "NoTerminalError";
-}
-
-/** Ctrl-C, Ctrl-D or a signal at the prompt: the fetch ends with this one line. */
-export class PromptCancelled extends Error {
-  override name = "PromptCancelled";
-}
-
-/** The longest line read at the prompt (a code is 6 digits; anything longer is refused anyway). */
-const MAX_LINE = 256;
-
-/**
- * The controlling terminal, as getpass uses it: the prompt written to /dev/tty, the line read
- * from it in raw mode without echo (Backspace and Ctrl-U edit; Enter ends; Ctrl-C and Ctrl-D
- * cancel). The terminal's mode is restored however it ends, a signal included.
- */
-export const ttyPrompt: TerminalPrompt = async (prompt) => {
-  let fd: number;
-  let out: number;
-  try {
-    fd = fs.openSync("/dev/tty", "r");
-  } catch (e) {
-    throw new NoTerminalError((e as NodeJS.ErrnoException).code ?? "no terminal");
-  }
-  try {
-    out = fs.openSync("/dev/tty", "w");
-  } catch (e) {
-    fs.closeSync(fd);
-    throw new NoTerminalError((e as NodeJS.ErrnoException).code ?? "no terminal");
-  }
-  const tty = await import("node:tty");
-  if (!tty.isatty(fd)) {
-    fs.closeSync(fd);
-    fs.closeSync(out);
-    throw new NoTerminalError("/dev/tty is not a terminal");
-  }
-  // The stream owns fd from here (destroy closes it); `out` stays a plain blocking descriptor.
-  const input = new tty.ReadStream(fd);
-  let raw = false;
-  const restore = () => {
-    if (raw) {
-      raw = false;
-      try {
-        input.setRawMode(false);
-      } catch {}
-    }
-  };
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-  let onSignal: (sig: NodeJS.Signals) => void = () => {};
-  try {
-    input.setRawMode(true);
-    raw = true;
-    // Echo is off before the prompt shows, so nothing typed after it appears on the screen.
-    fs.writeSync(out, prompt);
-    return await new Promise<string>((resolve, reject) => {
-      let line = "";
-      onSignal = (sig) => reject(new PromptCancelled(`the MFA prompt was interrupted (${sig})`));
-      for (const sig of signals) process.on(sig, onSignal);
-      input.on("error", (e) => reject(new NoTerminalError(e.message)));
-      input.on("end", () => resolve(line));
-      input.on("data", (chunk: Buffer | string) => {
-        for (const ch of chunk.toString("utf8")) {
-          if (ch === "\r" || ch === "\n") return resolve(line);
-          if (ch === "\u0003") return reject(new PromptCancelled("the MFA prompt was interrupted (Ctrl-C)"));
-          if (ch === "\u0004") {
-            if (line === "") return reject(new PromptCancelled("the MFA prompt was closed (Ctrl-D)"));
-            return resolve(line);
-          }
-          if (ch === "\u007f" || ch === "\b") line = line.slice(0, -1);
-          else if (ch === "\u0015") line = "";
-          else if (ch >= " " && line.length < MAX_LINE) line += ch;
-        }
-      });
-    });
-  } finally {
-    for (const sig of signals) process.off(sig, onSignal);
-    restore();
-    input.destroy();
-    try {
-      // The Enter was not echoed: end the prompt's line.
-      fs.writeSync(out, "\n");
-    } catch {}
-    fs.closeSync(out);
-  }
-};
-
-/** Python's json.dumps(obj, sort_keys=True) for string and integer values (ensure_ascii). */
-const pythonJson = (args: Record<string, string | number>): string =>
-  `{${Object.keys(args)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}: ${JSON.stringify(args[k])}`)
-    .join(", ")
-    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}}`;
-
-/**
- * The AWS CLI's cache key for a profile's AssumeRole (botocore _create_cache_key): the arguments
- * it would send before the code is typed, the generated session name left out.
- */
-export const cliCacheKey = (p: Profile): string => {
-  const args: Record<string, string | number> = { RoleArn: p.role_arn ?? "" };
-  if (p.role_session_name) args.RoleSessionName = p.role_session_name;
-  if (p.external_id !== undefined) args.ExternalId = p.external_id;
-  if (p.mfa_serial !== undefined) args.SerialNumber = p.mfa_serial;
-  if (p.duration_seconds !== undefined && /^\s*[+-]?\d+\s*$/.test(p.duration_seconds)) {
-    args.DurationSeconds = Number.parseInt(p.duration_seconds, 10);
-  }
-  return createHash("sha1").update(pythonJson(args), "utf8").digest("hex");
-};
-
-/** "2026-07-07T12:00:00UTC" (what the CLI writes), "…Z", "…+00:00", with optional fractions. */
-const parseExpiration = (raw: unknown): number | undefined => {
-  if (typeof raw !== "string") return undefined;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|UTC|[+-]\d\d:?\d\d)$/.exec(raw.trim());
-  if (!m) return undefined;
-  const zone = m[2] === "UTC" ? "Z" : (m[2] ?? "");
-  const t = Date.parse(`${m[1]}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
-  return Number.isNaN(t) ? undefined : t;
-};
-
-/** The CLI's Expiration format: strftime('%Y-%m-%dT%H:%M:%S%Z') of a UTC time. */
-const formatExpiration = (d: Date): string => `${d.toISOString().slice(0, 19)}UTC`;
-
-const readSession = (file: string, now: number, log: Logger): SessionCredentials | undefined => {
-  let text: string;
-  try {
-    const f = readOwnFile(file);
-    if (!f) return undefined;
-    text = f.text;
-  } catch (e) {
-    log.warn(`aws: not using the cached MFA session ${file}: ${(e as Error).message}`);
-    return undefined;
-  }
-  try {
-    const c = (JSON.parse(text) as { Credentials?: Record<string, unknown> }).Credentials ?? {};
-    const expires = parseExpiration(c.Expiration);
-    const { AccessKeyId: id, SecretAccessKey: secret, SessionToken: session } = c;
-    if (typeof id !== "string" || typeof secret !== "string" || typeof session !== "string" || !expires) {
-      return undefined;
-    }
-    if (expires - now < EXPIRY_WINDOW_MS) {
-      log.debug(`aws: the cached MFA session ${path.basename(file)} expires within 15 minutes; not used`);
-      return undefined;
-    }
-    return {
-      accessKeyId: id,
-      secretAccessKey: secret,
-      sessionToken: session,
-      expiration: new Date(expires),
-      ...(typeof c.AccountId === "string" ? { accountId: c.AccountId } : {}),
-    };
-  } catch {
-    log.debug(`aws: the cached MFA session ${path.basename(file)} is not JSON; not used`);
-    return undefined;
-  }
-};
-
-/** Writes a session as the AWS CLI would (best effort: a failure is a warning, not an error). */
-export const writeSession = async (file: string, c: SessionCredentials, log: Logger): Promise<void> => {
-  try {
-    const why = ensurePrivateDir(path.dirname(file));
-    if (why) throw new Error(why);
-    const body = {
-      Credentials: {
-        AccessKeyId: c.accessKeyId,
-        SecretAccessKey: c.secretAccessKey,
-        SessionToken: c.sessionToken,
-        Expiration: formatExpiration(c.expiration),
-        ...(c.accountId ? { AccountId: c.accountId } : {}),
-      },
-    };
-    await writeOwnFile(file, JSON.stringify(body));
-    log.debug(`aws: MFA session cached in ${file}`);
-  } catch (e) {
-    log.warn(`aws: could not cache the MFA session in ${file}: ${(e as Error).message}`);
-  }
-};
 
 const loadProfiles = async (env: Env, home: string): Promise<Record<string, Profile>> => {
   const { parseKnownFiles } = await import("@smithy/core/config");
@@ -278,7 +85,6 @@ const mfaRoles = async (profile: string, o: MfaLookup): Promise<MfaRole[] | unde
   } catch {
     return undefined;
   }
-  const cacheDir = path.join(o.home, ".aws", "cli", "cache");
   const roles: MfaRole[] = [];
   const seen = new Set<string>();
   for (let name: string | undefined = profile; name && !seen.has(name); ) {
@@ -286,7 +92,7 @@ const mfaRoles = async (profile: string, o: MfaLookup): Promise<MfaRole[] | unde
     const p: Profile | undefined = profiles[name];
     if (!p?.role_arn) break;
     if (p.mfa_serial) {
-      const cacheFile = path.join(cacheDir, `${cliCacheKey(p)}.json`);
+      const cacheFile = sessionFile(o.home, p);
       roles.push({
         profile: name,
         roleArn: p.role_arn,
@@ -372,8 +178,7 @@ export const withMfa = async <T>(
 const lockedFor = async <T>(r: MfaRole, o: MfaOptions, fn: () => Promise<T>): Promise<T> => {
   const lockPath = `${r.cacheFile}.lock`;
   try {
-    const why = ensurePrivateDir(path.dirname(r.cacheFile));
-    if (why) throw new Error(why);
+    ensureSessionDir(r.cacheFile);
   } catch (e) {
     o.log.warn(`aws: asking for the MFA code without a lock: ${(e as Error).message}`);
     return fn();
