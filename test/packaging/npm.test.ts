@@ -137,8 +137,9 @@ describe("npm packages: npm install -g and npx from packed tarballs, checkout hi
     const installed = join(prefix, "lib", "node_modules", NAME, "node_modules", `@${NAME}`);
     assert.deepEqual(readdirSync(installed), ["linux-x64"]);
     assert.deepEqual(
-      registry.downloads.filter((f) => f.startsWith(`${NAME}-`)),
-      [`${NAME}-${version}.tgz`, `${NAME}-linux-x64-${version}.tgz`],
+      // npm fetches tarballs in parallel: the set matters, not the order.
+      registry.downloads.filter((f) => f.startsWith(`${NAME}-`)).sort(),
+      [`${NAME}-${version}.tgz`, `${NAME}-linux-x64-${version}.tgz`].sort(),
     );
     const bin = join(prefix, "bin");
     const env = userEnv(h, bin);
